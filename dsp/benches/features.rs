@@ -4,6 +4,8 @@
 //! callback) through a fresh-state extractor; the throughput line reads as audio samples per
 //! second, so CPU seconds per audio second is `16000 / throughput`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark stops at the first surprise
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hark_dsp::{FeatureConfig, FeatureExtractor, Frontend, SampleRate};
 use std::hint::black_box;

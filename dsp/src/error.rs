@@ -56,7 +56,9 @@ pub enum ConfigError {
         bins: usize,
     },
     /// A linear band contains no FFT bin at this resolution.
-    #[error("linear band {band} ({lo} Hz to {hi} Hz) contains no FFT bin; use fewer bands or a larger n_fft")]
+    #[error(
+        "linear band {band} ({lo} Hz to {hi} Hz) contains no FFT bin; use fewer bands or a larger n_fft"
+    )]
     EmptyBand {
         /// Index of the empty band.
         band: usize,

@@ -339,7 +339,8 @@ pub struct Features {
 impl Features {
     /// Frame `t`, or `None` past the end.
     pub fn frame(&self, t: usize) -> Option<&[f32]> {
-        self.data.get(t * self.n_features..(t + 1) * self.n_features)
+        self.data
+            .get(t * self.n_features..(t + 1) * self.n_features)
     }
 
     /// The frames in order.

@@ -73,7 +73,11 @@ impl Filterbank {
                 bands
             }
             Bands::Spectrum => (0..n_bins)
-                .map(|k| (0..n_bins).map(|j| if j == k { 1.0 } else { 0.0 }).collect())
+                .map(|k| {
+                    (0..n_bins)
+                        .map(|j| if j == k { 1.0 } else { 0.0 })
+                        .collect()
+                })
                 .collect(),
         };
         Ok(Self::from_dense(&dense))
@@ -184,7 +188,10 @@ fn mel_weights(mel: &MelBands, n_bins: usize, bin_hz: impl Fn(usize) -> f64) -> 
     let corner_mel: Vec<f64> = (0..mel.n_mels + 2)
         .map(|i| m_lo + i as f64 * step)
         .collect();
-    let corner_hz: Vec<f64> = corner_mel.iter().map(|m| mel_to_hz(*m, mel.scale)).collect();
+    let corner_hz: Vec<f64> = corner_mel
+        .iter()
+        .map(|m| mel_to_hz(*m, mel.scale))
+        .collect();
     (0..mel.n_mels)
         .map(|b| {
             let mut row: Vec<f64> = (0..n_bins)
@@ -282,7 +289,9 @@ mod tests {
         let config = FeatureConfig::librosa();
         let fb = Filterbank::new(&config).expect("valid");
         let dense = fb.to_dense(config.n_bins());
-        let spectrum: Vec<f32> = (0..config.n_bins()).map(|k| (k as f32 * 0.37).sin().abs()).collect();
+        let spectrum: Vec<f32> = (0..config.n_bins())
+            .map(|k| (k as f32 * 0.37).sin().abs())
+            .collect();
         let mut out = vec![0.0; 40];
         fb.apply(&spectrum, &mut out);
         for (b, row) in dense.iter().enumerate() {

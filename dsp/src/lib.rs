@@ -72,3 +72,8 @@ pub use config::{
 pub use error::{ConfigError, ProcessError};
 pub use extractor::{DEFAULT_QUEUE_FRAMES, FeatureExtractor, Features};
 pub use resample::{Frontend, Resampler};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

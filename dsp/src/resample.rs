@@ -318,17 +318,29 @@ mod tests {
             let (a, b) = (a / n, b / n);
             let amplitude = a.hypot(b);
             let delay_samples = -b.atan2(a) / w;
-            assert!((amplitude - 1.0).abs() < 2e-3, "{from} Hz: amplitude {amplitude}");
-            assert!(delay_samples.abs() < 0.5, "{from} Hz: delay {delay_samples} samples");
+            assert!(
+                (amplitude - 1.0).abs() < 2e-3,
+                "{from} Hz: amplitude {amplitude}"
+            );
+            assert!(
+                delay_samples.abs() < 0.5,
+                "{from} Hz: delay {delay_samples} samples"
+            );
         }
     }
 
     #[test]
     fn chunking_does_not_change_output() {
-        let signal: Vec<f32> = (0..20_000).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let signal: Vec<f32> = (0..20_000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
         let whole = resample_whole(44_100, 16_000, &signal, signal.len());
         for chunk in [1, 37, 441, 4096] {
-            assert_eq!(resample_whole(44_100, 16_000, &signal, chunk), whole, "{chunk}");
+            assert_eq!(
+                resample_whole(44_100, 16_000, &signal, chunk),
+                whole,
+                "{chunk}"
+            );
         }
     }
 

@@ -3,6 +3,8 @@
 //! A counting global allocator wraps the system one; each test thread counts its own calls, so
 //! the test harness's threads do not disturb the count.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark stops at the first surprise
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -62,8 +64,8 @@ fn signal(n: usize) -> Vec<f32> {
 fn extractor_push_and_pop_do_not_allocate() {
     let input = signal(48_000);
     for name in FeatureConfig::PRESETS {
-        let mut fx = FeatureExtractor::new(FeatureConfig::preset(name).expect("preset"))
-            .expect("valid");
+        let mut fx =
+            FeatureExtractor::new(FeatureConfig::preset(name).expect("preset")).expect("valid");
         let mut frame = vec![0.0; fx.n_features()];
         let mut frames = 0;
         let calls = allocations_during(|| {
@@ -97,9 +99,7 @@ fn frontend_and_resampler_do_not_allocate() {
         let mut samples = 0;
         let calls = allocations_during(|| {
             for chunk in input.chunks(128) {
-                frontend
-                    .process(chunk, |_| frames += 1)
-                    .expect("finite");
+                frontend.process(chunk, |_| frames += 1).expect("finite");
                 resampler
                     .process(chunk, |block| samples += block.len())
                     .expect("finite");

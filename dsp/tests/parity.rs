@@ -3,6 +3,8 @@
 //! The golden files come from `dsp/golden/make_golden.py`; the clips are listed in
 //! `dsp/tests/golden/clips.tsv`. Features are computed streaming, 160 samples at a time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark stops at the first surprise
+
 use std::path::{Path, PathBuf};
 
 use hark_dsp::{FeatureConfig, FeatureExtractor};

@@ -1,5 +1,7 @@
 //! Streaming equals batch: any chunking gives the same frames, bit for bit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark stops at the first surprise
+
 use hark_dsp::{FeatureConfig, FeatureExtractor, Frontend, SampleRate};
 use proptest::prelude::*;
 
@@ -17,7 +19,12 @@ fn by_chunks(config: &FeatureConfig, signal: &[f32], chunks: &[usize]) -> Vec<f3
     out
 }
 
-fn frontend_by_chunks(rate: u32, config: &FeatureConfig, signal: &[f32], chunks: &[usize]) -> Vec<f32> {
+fn frontend_by_chunks(
+    rate: u32,
+    config: &FeatureConfig,
+    signal: &[f32],
+    chunks: &[usize],
+) -> Vec<f32> {
     let rate = SampleRate::new(rate).expect("non-zero");
     let mut frontend = Frontend::new(rate, config.clone()).expect("valid");
     let mut out = Vec::new();

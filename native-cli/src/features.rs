@@ -56,14 +56,26 @@ pub fn run(args: &Args) -> Result<()> {
         }
         let start = cpu_time::ThreadTime::now();
         for block in signal.chunks(chunk_len) {
-            push(&mut frontend, block, audio_frames, &args.input, &mut features)?;
+            push(
+                &mut frontend,
+                block,
+                audio_frames,
+                &args.input,
+                &mut features,
+            )?;
             audio_frames += block.len() as u64;
         }
         frontend.finish(|f| features.extend_from_slice(f));
         cpu = start.elapsed();
     } else {
         while source.read_mono(chunk_len, &mut chunk)? > 0 {
-            push(&mut frontend, &chunk, audio_frames, &args.input, &mut features)?;
+            push(
+                &mut frontend,
+                &chunk,
+                audio_frames,
+                &args.input,
+                &mut features,
+            )?;
             audio_frames += chunk.len() as u64;
         }
         frontend.finish(|f| features.extend_from_slice(f));

@@ -120,7 +120,7 @@ impl WavSource {
                 values_read += 1;
             }
         }
-        if values_read % channels as u64 != 0 {
+        if !values_read.is_multiple_of(channels as u64) {
             bail!(
                 "{}: the data ends in the middle of a sample frame ({} of {} channels)",
                 self.path.display(),
