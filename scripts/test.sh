@@ -33,4 +33,9 @@ RUSTFLAGS="-C target-feature=+simd128" \
     --target-dir target/wasm-simd128
 
 step "tests"
-cargo test --workspace --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run (cargo's own last line is a crate's doc tests, often 0).
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "\nworkspace: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
