@@ -1,4 +1,5 @@
-//! `hark features`: a WAV file in, a float32 .npy of shape (frames, bins) out.
+//! `hark features`: a WAV file in, a float32 .npy of shape (frames, bins) out (or
+//! (segments, frames, bins) with `--segment`).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -24,6 +25,11 @@ pub struct Args {
     /// Feed the file to the streaming front end N samples (per channel) at a time.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
     chunk: u64,
+    /// Cut the input into segments of N samples (at the file's rate) and compute each on its
+    /// own, from a fresh front end: the output has shape (segments, frames, bins). For
+    /// training data: many clips joined into one file.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    segment: Option<u64>,
     /// Use only this channel (from 0) instead of the mean of all channels.
     #[arg(long)]
     channel: Option<usize>,
@@ -35,18 +41,29 @@ pub struct Args {
 }
 
 /// Runs `hark features`.
+/// Runs `hark features`.
 pub fn run(args: &Args) -> Result<()> {
     let config = FeatureConfig::preset(&args.preset)
         .with_context(|| format!("unknown preset {}", args.preset))?;
     let select = args.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
     let mut source = WavSource::open(&args.input, select)?;
-    let mut frontend = Frontend::new(source.rate(), config.clone())
+    let frontend = Frontend::new(source.rate(), config.clone())
         .with_context(|| format!("{}: cannot build the front end", args.input.display()))?;
-    let n_features = config.n_features();
-    let mut features: Vec<f32> = Vec::new();
-    let mut chunk = Vec::new();
     let chunk_len = usize::try_from(args.chunk).unwrap_or(4096);
-    let mut audio_frames = 0u64;
+    let segment = args
+        .segment
+        .map(|s| usize::try_from(s).unwrap_or(usize::MAX));
+    let mut feeder = Feeder {
+        frontend,
+        input: &args.input,
+        segment,
+        in_segment: 0,
+        segment_start: 0,
+        audio_frames: 0,
+        features: Vec::new(),
+        segment_frames: Vec::new(),
+    };
+    let mut chunk = Vec::new();
     let mut cpu = std::time::Duration::ZERO;
     if args.stats {
         // Decode everything first so that the clock sees only the front end.
@@ -56,31 +73,19 @@ pub fn run(args: &Args) -> Result<()> {
         }
         let start = cpu_time::ThreadTime::now();
         for block in signal.chunks(chunk_len) {
-            push(
-                &mut frontend,
-                block,
-                audio_frames,
-                &args.input,
-                &mut features,
-            )?;
-            audio_frames += block.len() as u64;
+            feeder.feed(block)?;
         }
-        frontend.finish(|f| features.extend_from_slice(f));
+        feeder.end();
         cpu = start.elapsed();
     } else {
         while source.read_mono(chunk_len, &mut chunk)? > 0 {
-            push(
-                &mut frontend,
-                &chunk,
-                audio_frames,
-                &args.input,
-                &mut features,
-            )?;
-            audio_frames += chunk.len() as u64;
+            feeder.feed(&chunk)?;
         }
-        frontend.finish(|f| features.extend_from_slice(f));
+        feeder.end();
     }
-    let n_frames = features.len() / n_features;
+    let n_features = config.n_features();
+    let n_frames = feeder.features.len() / n_features;
+    let audio_frames = feeder.audio_frames;
     if n_frames == 0 {
         bail!(
             "{}: {} samples at {} is shorter than one {:.1} ms frame",
@@ -90,7 +95,27 @@ pub fn run(args: &Args) -> Result<()> {
             config.frame_ms()
         );
     }
-    write_npy(&args.output, &features, n_frames, n_features)?;
+    let shape = match segment {
+        None => vec![n_frames as u64, n_features as u64],
+        Some(len) => {
+            if feeder.in_segment != 0 {
+                bail!(
+                    "{}: {audio_frames} samples is not a whole number of {len}-sample segments",
+                    args.input.display(),
+                );
+            }
+            let per = feeder.segment_frames.first().copied().unwrap_or(0);
+            if per == 0 || feeder.segment_frames.iter().any(|n| *n != per) {
+                bail!(
+                    "{}: segments of {len} samples give no frame",
+                    args.input.display()
+                );
+            }
+            let segments = feeder.segment_frames.len();
+            vec![segments as u64, per as u64, n_features as u64]
+        }
+    };
+    write_npy(&args.output, &feeder.features, &shape)?;
     if args.stats {
         let seconds = audio_frames as f64 / f64::from(source.rate().hz());
         eprintln!(
@@ -102,29 +127,65 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn push(
-    frontend: &mut Frontend,
-    block: &[f32],
-    offset: u64,
-    input: &Path,
-    features: &mut Vec<f32>,
-) -> Result<()> {
-    frontend
-        .process(block, |f| features.extend_from_slice(f))
-        .with_context(|| {
-            format!(
-                "{}: bad samples in the block after sample frame {offset}",
-                input.display()
-            )
-        })?;
-    Ok(())
+/// Feeds blocks to the front end, restarting it at segment boundaries.
+struct Feeder<'a> {
+    frontend: Frontend,
+    input: &'a Path,
+    segment: Option<usize>,
+    in_segment: usize,
+    /// Length of `features` when the current segment began.
+    segment_start: usize,
+    audio_frames: u64,
+    features: Vec<f32>,
+    segment_frames: Vec<usize>,
 }
 
-fn write_npy(path: &Path, data: &[f32], rows: usize, cols: usize) -> Result<()> {
+impl Feeder<'_> {
+    fn feed(&mut self, mut block: &[f32]) -> Result<()> {
+        while !block.is_empty() {
+            let n = match self.segment {
+                Some(len) => block.len().min(len - self.in_segment),
+                None => block.len(),
+            };
+            let features = &mut self.features;
+            let (input, offset) = (self.input, self.audio_frames);
+            self.frontend
+                .process(&block[..n], |f| features.extend_from_slice(f))
+                .with_context(|| {
+                    format!(
+                        "{}: bad samples in the block after sample frame {offset}",
+                        input.display()
+                    )
+                })?;
+            self.audio_frames += n as u64;
+            self.in_segment += n;
+            block = &block[n..];
+            if self.segment == Some(self.in_segment) {
+                let features = &mut self.features;
+                self.frontend.finish(|f| features.extend_from_slice(f));
+                let n_features = self.frontend.extractor().n_features();
+                let frames = (self.features.len() - self.segment_start) / n_features;
+                self.segment_frames.push(frames);
+                self.segment_start = self.features.len();
+                self.in_segment = 0;
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) {
+        if self.segment.is_none() {
+            let features = &mut self.features;
+            self.frontend.finish(|f| features.extend_from_slice(f));
+        }
+    }
+}
+
+fn write_npy(path: &Path, data: &[f32], shape: &[u64]) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut writer = npyz::WriteOptions::new()
         .default_dtype()
-        .shape(&[rows as u64, cols as u64])
+        .shape(shape)
         .writer(BufWriter::new(file))
         .begin_nd()
         .with_context(|| format!("cannot write {}", path.display()))?;
