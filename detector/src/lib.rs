@@ -1,8 +1,27 @@
-//! Hark's detectors: ONNX models run with tract, the keyword spotter and the anomaly scorer,
-//! and the one `Pipeline` (samples in, events out) every front end uses.
+//! Hark's detectors: keyword models run with tract, and the streaming logic around them.
 //!
-//! Not built yet: this crate holds its place in the workspace (and in the dependency arrows
-//! `native-cli`/`web-audio` -> `detector` -> `dsp`) until the keyword-spotting work lands. Until
-//! then it only re-exports the feature front end it will build on.
+//! ```
+//! use hark_detector::{DetectorParams, KwsModel, Pipeline};
+//! use hark_dsp::SampleRate;
+//!
+//! let model = KwsModel::bundled()?;
+//! assert_eq!(model.labels().len(), 12);
+//! let mut pipeline = Pipeline::new(model, SampleRate::new(48_000).unwrap(), DetectorParams::default())?;
+//! let mut events = Vec::new();
+//! pipeline.push(&vec![0.0; 48_000], |e| events.push(e))?; // a second of silence
+//! pipeline.finish(|e| events.push(e))?;
+//! assert!(events.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! tract types stay inside this crate: models come in as bytes or a path, features as `f32`
+//! slices, results as plain Rust values.
 
+mod error;
+mod kws;
+mod model;
+
+pub use error::DetectorError;
 pub use hark_dsp as dsp;
+pub use kws::{Classification, DetectorParams, Event, Pipeline};
+pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, keys};

@@ -544,6 +544,234 @@ impl FeatureConfig {
     }
 }
 
+/// The text form of a configuration: `key=value` pairs separated by spaces, every field
+/// present, floats in their shortest exact form, so that parsing gives back the same config.
+/// Models carry this string in their metadata.
+///
+/// ```
+/// use hark_dsp::FeatureConfig;
+///
+/// let text = FeatureConfig::kws().to_string();
+/// assert!(text.starts_with("sample_rate=16000 frame_length=400 hop_length=160"));
+/// assert_eq!(text.parse::<FeatureConfig>()?, FeatureConfig::kws());
+/// # Ok::<(), hark_dsp::ConfigError>(())
+/// ```
+impl std::fmt::Display for FeatureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let window = match self.window {
+            Window::Rectangular => "rectangular",
+            Window::Hann { periodic: true } => "hann",
+            Window::Hann { periodic: false } => "hann-symmetric",
+            Window::Hamming { periodic: true } => "hamming",
+            Window::Hamming { periodic: false } => "hamming-symmetric",
+            Window::Povey => "povey",
+        };
+        write!(
+            f,
+            "sample_rate={} frame_length={} hop_length={} window_length={} n_fft={} window={window} \
+             input_scale={:?} remove_dc={} preemphasis={:?} spectrum={} ",
+            self.sample_rate.hz(),
+            self.frame_length,
+            self.hop_length,
+            self.window_length,
+            self.n_fft,
+            self.input_scale,
+            self.remove_dc,
+            self.preemphasis,
+            match self.spectrum {
+                Spectrum::Power => "power",
+                Spectrum::Magnitude => "magnitude",
+            },
+        )?;
+        match self.bands {
+            Bands::Mel(m) => write!(
+                f,
+                "bands=mel:{}:{:?}:{:?}:{}:{}:{}",
+                m.n_mels,
+                m.fmin,
+                m.fmax,
+                match m.scale {
+                    MelScale::Htk => "htk",
+                    MelScale::Slaney => "slaney",
+                },
+                match m.norm {
+                    MelNorm::None => "none",
+                    MelNorm::Slaney => "slaney",
+                },
+                match m.triangles {
+                    Triangles::Hz => "hz",
+                    Triangles::Mel => "mel",
+                }
+            )?,
+            Bands::Linear(l) => write!(f, "bands=linear:{}:{:?}:{:?}", l.n_bands, l.fmin, l.fmax)?,
+            Bands::Spectrum => write!(f, "bands=spectrum")?,
+        }
+        match self.log {
+            Log::None => write!(f, " log=none")?,
+            Log::Natural { floor } => write!(f, " log=ln:{floor:?}")?,
+            Log::Db { amin } => write!(f, " log=db:{amin:?}")?,
+        }
+        match self.mfcc {
+            None => write!(f, " mfcc=none")?,
+            Some(m) => write!(f, " mfcc={}:{:?}", m.n_mfcc, m.lifter)?,
+        }
+        match &self.normalize {
+            None => write!(f, " normalize=none"),
+            Some(n) => {
+                let list = |v: &[f32]| {
+                    v.iter()
+                        .map(|x| format!("{x:?}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                write!(f, " normalize={}/{}", list(&n.mean), list(&n.std))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for FeatureConfig {
+    type Err = ConfigError;
+
+    /// Parses the text form written by `Display`. Every key must be present once; the result
+    /// is validated.
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        let bad = |what: &str| ConfigError::Parse(what.to_string());
+        let mut map = std::collections::BTreeMap::new();
+        for pair in text.split_whitespace() {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("{pair:?} is not key=value")))?;
+            if map.insert(key, value).is_some() {
+                return Err(bad(&format!("{key} given twice")));
+            }
+        }
+        let mut take = |key: &'static str| {
+            map.remove(key)
+                .ok_or_else(|| ConfigError::Parse(format!("{key} is missing")))
+        };
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+            v.parse().map_err(|_| {
+                ConfigError::Parse(format!("{key}={v} is not a number of the right kind"))
+            })
+        }
+        let rate: u32 = num("sample_rate", take("sample_rate")?)?;
+        let sample_rate = SampleRate::try_from(rate)?;
+        let frame_length = num("frame_length", take("frame_length")?)?;
+        let hop_length = num("hop_length", take("hop_length")?)?;
+        let window_length = num("window_length", take("window_length")?)?;
+        let n_fft = num("n_fft", take("n_fft")?)?;
+        let window = match take("window")? {
+            "rectangular" => Window::Rectangular,
+            "hann" => Window::Hann { periodic: true },
+            "hann-symmetric" => Window::Hann { periodic: false },
+            "hamming" => Window::Hamming { periodic: true },
+            "hamming-symmetric" => Window::Hamming { periodic: false },
+            "povey" => Window::Povey,
+            other => return Err(bad(&format!("unknown window {other}"))),
+        };
+        let input_scale = num("input_scale", take("input_scale")?)?;
+        let remove_dc = match take("remove_dc")? {
+            "true" => true,
+            "false" => false,
+            other => return Err(bad(&format!("remove_dc={other} is not true or false"))),
+        };
+        let preemphasis = num("preemphasis", take("preemphasis")?)?;
+        let spectrum = match take("spectrum")? {
+            "power" => Spectrum::Power,
+            "magnitude" => Spectrum::Magnitude,
+            other => return Err(bad(&format!("unknown spectrum {other}"))),
+        };
+        let bands_text = take("bands")?;
+        let parts: Vec<&str> = bands_text.split(':').collect();
+        let bands = match parts.as_slice() {
+            ["mel", n, lo, hi, scale, norm, tri] => Bands::Mel(MelBands {
+                n_mels: num("bands", n)?,
+                fmin: num("bands", lo)?,
+                fmax: num("bands", hi)?,
+                scale: match *scale {
+                    "htk" => MelScale::Htk,
+                    "slaney" => MelScale::Slaney,
+                    other => return Err(bad(&format!("unknown mel scale {other}"))),
+                },
+                norm: match *norm {
+                    "none" => MelNorm::None,
+                    "slaney" => MelNorm::Slaney,
+                    other => return Err(bad(&format!("unknown mel norm {other}"))),
+                },
+                triangles: match *tri {
+                    "hz" => Triangles::Hz,
+                    "mel" => Triangles::Mel,
+                    other => return Err(bad(&format!("unknown triangle axis {other}"))),
+                },
+            }),
+            ["linear", n, lo, hi] => Bands::Linear(LinearBands {
+                n_bands: num("bands", n)?,
+                fmin: num("bands", lo)?,
+                fmax: num("bands", hi)?,
+            }),
+            ["spectrum"] => Bands::Spectrum,
+            _ => return Err(bad(&format!("bands={bands_text} is not understood"))),
+        };
+        let log_text = take("log")?;
+        let log = match log_text.split_once(':') {
+            None if log_text == "none" => Log::None,
+            Some(("ln", v)) => Log::Natural {
+                floor: num("log", v)?,
+            },
+            Some(("db", v)) => Log::Db {
+                amin: num("log", v)?,
+            },
+            _ => return Err(bad(&format!("log={log_text} is not understood"))),
+        };
+        let mfcc_text = take("mfcc")?;
+        let mfcc = match mfcc_text.split_once(':') {
+            None if mfcc_text == "none" => None,
+            Some((n, l)) => Some(Mfcc {
+                n_mfcc: num("mfcc", n)?,
+                lifter: num("mfcc", l)?,
+            }),
+            None => return Err(bad(&format!("mfcc={mfcc_text} is not understood"))),
+        };
+        let norm_text = take("normalize")?;
+        let normalize = if norm_text == "none" {
+            None
+        } else {
+            let (m, s) = norm_text
+                .split_once('/')
+                .ok_or_else(|| bad("normalize is not MEANS/STDS"))?;
+            let list = |v: &str| -> Result<Vec<f32>, ConfigError> {
+                v.split(',').map(|x| num("normalize", x)).collect()
+            };
+            Some(Normalize {
+                mean: list(m)?,
+                std: list(s)?,
+            })
+        };
+        if let Some(key) = map.keys().next() {
+            return Err(bad(&format!("unknown key {key}")));
+        }
+        let config = FeatureConfig {
+            sample_rate,
+            frame_length,
+            hop_length,
+            window_length,
+            n_fft,
+            window,
+            input_scale,
+            remove_dc,
+            preemphasis,
+            spectrum,
+            bands,
+            log,
+            mfcc,
+            normalize,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
 fn out_of_range(what: &'static str, value: f64, expected: &'static str) -> ConfigError {
     ConfigError::OutOfRange {
         what,
@@ -648,6 +876,50 @@ mod tests {
         match config.bands {
             Bands::Mel(m) => m,
             _ => panic!("not a mel config"),
+        }
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        let mut configs: Vec<FeatureConfig> = FeatureConfig::PRESETS
+            .iter()
+            .filter_map(|n| FeatureConfig::preset(n))
+            .collect();
+        configs.push(FeatureConfig {
+            normalize: Some(Normalize {
+                mean: vec![0.1; 13],
+                std: vec![1.5; 13],
+            }),
+            window: Window::Hamming { periodic: false },
+            spectrum: Spectrum::Magnitude,
+            ..FeatureConfig::librosa_mfcc()
+        });
+        for config in configs {
+            let text = config.to_string();
+            assert_eq!(text.parse::<FeatureConfig>(), Ok(config), "{text}");
+        }
+        let text = FeatureConfig::kws().to_string();
+        for (broken, expected) in [
+            (
+                text.replace("hop_length=160", "hop_length=0"),
+                "hop_length must be at least 1",
+            ),
+            (text.replace(" n_fft=512", ""), "n_fft is missing"),
+            (format!("{text} extra=1"), "unknown key extra"),
+            (
+                text.replace("window=hann", "window=kaiser"),
+                "unknown window kaiser",
+            ),
+            (
+                text.replace("n_fft=512", "n_fft=abc"),
+                "n_fft=abc is not a number",
+            ),
+        ] {
+            let err = broken
+                .parse::<FeatureConfig>()
+                .expect_err("must fail")
+                .to_string();
+            assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         }
     }
 

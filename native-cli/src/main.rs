@@ -4,6 +4,7 @@
 //! that failed), 2 a usage error (unknown flag or value).
 
 mod features;
+mod kws;
 mod wav;
 
 use std::process::ExitCode;
@@ -23,12 +24,27 @@ enum Command {
     /// Compute spectrogram features of a WAV file and write them as a float32 .npy of shape
     /// (frames, bins).
     Features(features::Args),
+    /// Classify clips with the keyword model: one line (or JSON line) per file.
+    Classify(kws::ClassifyArgs),
+    /// Spot keywords in a recording: one line (or JSON line) per event.
+    Detect(kws::DetectArgs),
+    /// Print a feature preset in the text form models carry in their metadata.
+    Config {
+        /// The preset.
+        #[arg(long, default_value = "kws", value_parser = clap::builder::PossibleValuesParser::new(hark_dsp::FeatureConfig::PRESETS))]
+        preset: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Features(args) => features::run(&args),
+        Command::Classify(args) => kws::classify(&args),
+        Command::Detect(args) => kws::detect(&args),
+        Command::Config { preset } => hark_dsp::FeatureConfig::preset(&preset)
+            .map(|c| println!("{c}"))
+            .ok_or_else(|| anyhow::anyhow!("unknown preset {preset}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,75 @@
+//! [`DetectorError`]: what can go wrong loading a model or running it.
+
+/// A model that cannot be used, or a failure while running it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetectorError {
+    /// The file is larger than any model Hark ships or expects.
+    #[error("model is {size} bytes, more than the {limit}-byte limit")]
+    TooLarge {
+        /// Size of the file.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// tract could not parse or optimise the ONNX graph.
+    #[error("cannot load the ONNX model: {0}")]
+    Load(String),
+    /// A required metadata entry is missing or malformed.
+    #[error("model metadata {key}: {problem}")]
+    Metadata {
+        /// The `hark.*` key.
+        key: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The model was made for other features than the front end computes.
+    #[error(
+        "the model expects features `{model}` but the front end computes `{frontend}`"
+    )]
+    FeatureMismatch {
+        /// The model's feature config.
+        model: String,
+        /// The front end's feature config.
+        frontend: String,
+    },
+    /// The model's input or output shape is not what its metadata says.
+    #[error("model shape: expected {expected}, found {found}")]
+    Shape {
+        /// What the metadata implies.
+        expected: String,
+        /// What the graph has.
+        found: String,
+    },
+    /// A caller buffer has the wrong length.
+    #[error("input has {actual} values, the model takes {expected}")]
+    InputLength {
+        /// Values the model takes.
+        expected: usize,
+        /// Values given.
+        actual: usize,
+    },
+    /// The front end rejected the samples or the configuration.
+    #[error(transparent)]
+    Config(#[from] hark_dsp::ConfigError),
+    /// The front end rejected the samples.
+    #[error(transparent)]
+    Samples(#[from] hark_dsp::ProcessError),
+    /// tract failed while running the model.
+    #[error("inference failed: {0}")]
+    Run(String),
+    /// A keyword name that the model does not know.
+    #[error("unknown label {label:?}; the model knows {known}")]
+    UnknownLabel {
+        /// The name given.
+        label: String,
+        /// The model's labels, comma-separated.
+        known: String,
+    },
+    /// The audio is too short to classify.
+    #[error("clip has no complete feature frame ({samples} samples)")]
+    EmptyClip {
+        /// Samples given.
+        samples: usize,
+    },
+}

@@ -1,0 +1,317 @@
+//! Keyword spotting on a clip ([`KwsModel::classify`]) and on a stream ([`Pipeline`]).
+
+use hark_dsp::{Frontend, SampleRate};
+
+use crate::error::DetectorError;
+use crate::model::KwsModel;
+
+/// The answer for one clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    /// The winning label.
+    pub label: String,
+    /// Its probability.
+    pub score: f32,
+    /// Every label's probability, in the model's label order.
+    pub probabilities: Vec<f32>,
+}
+
+impl KwsModel {
+    /// Classifies a clip of any rate. A clip shorter than the model's window is padded with
+    /// silence on both sides (as in training); a longer one is scanned with windows every 50 ms
+    /// and the window most confident of a keyword wins (or, if none names a keyword, the most
+    /// confident window).
+    pub fn classify(&self, samples: &[f32], rate: SampleRate) -> Result<Classification, DetectorError> {
+        let config = self.feature_config();
+        let mut frontend = Frontend::new(rate, config.clone())?;
+        // Samples at the input rate that make one full window at the feature rate.
+        let window_samples = config.frame_length + (self.window_frames() - 1) * config.hop_length;
+        let needed = (window_samples as u64 * u64::from(rate.hz())).div_ceil(u64::from(config.sample_rate.hz()))
+            as usize
+            + 1;
+        let pad = needed.saturating_sub(samples.len());
+        let mut padded = Vec::with_capacity(samples.len() + pad);
+        padded.resize(pad / 2, 0.0);
+        padded.extend_from_slice(samples);
+        padded.resize(samples.len() + pad, 0.0);
+        let mut frames = Vec::new();
+        frontend.process(&padded, |f| frames.extend_from_slice(f))?;
+        frontend.finish(|f| frames.extend_from_slice(f));
+
+        let n_features = config.n_features();
+        let n_frames = frames.len() / n_features;
+        let window = self.window_frames();
+        if n_frames < window {
+            return Err(DetectorError::EmptyClip {
+                samples: samples.len(),
+            });
+        }
+        let keyword = |i: usize| self.thresholds()[i].is_some();
+        let mut best: Option<(bool, f32, Vec<f32>)> = None;
+        let stride = 5;
+        let mut start = 0;
+        loop {
+            let probs = self.predict(&frames[start * n_features..(start + window) * n_features])?;
+            let (top, score) = argmax(&probs);
+            let candidate = (keyword(top), score);
+            let better = match &best {
+                None => true,
+                Some((kw, s, _)) => candidate.0 && !kw || (candidate.0 == *kw && score > *s),
+            };
+            if better {
+                best = Some((candidate.0, score, probs));
+            }
+            if start + window >= n_frames {
+                break;
+            }
+            start = (start + stride).min(n_frames - window);
+        }
+        let (_, score, probabilities) = best.ok_or(DetectorError::EmptyClip {
+            samples: samples.len(),
+        })?;
+        let (top, _) = argmax(&probabilities);
+        Ok(Classification {
+            label: self.labels()[top].clone(),
+            score,
+            probabilities,
+        })
+    }
+}
+
+fn argmax(values: &[f32]) -> (usize, f32) {
+    values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best })
+}
+
+/// A keyword detected in a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The keyword.
+    pub keyword: String,
+    /// Start of the model window in which it was detected, seconds from the stream start.
+    pub start: f64,
+    /// End of that window: the moment the detection was possible.
+    pub end: f64,
+    /// The smoothed probability that crossed the threshold (its peak while the event was
+    /// open).
+    pub score: f32,
+}
+
+/// How the stream detector turns probabilities into events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorParams {
+    /// Run the model every this many new frames (10 = every 100 ms at a 10 ms hop).
+    pub stride_frames: usize,
+    /// Average the probabilities of this many consecutive runs.
+    pub smoothing: usize,
+    /// After an event, no other event for this many seconds.
+    pub refractory: f64,
+    /// Per-label thresholds; `None` keeps the model's recommendation.
+    pub thresholds: Option<Vec<Option<f32>>>,
+}
+
+impl Default for DetectorParams {
+    fn default() -> Self {
+        DetectorParams {
+            stride_frames: 4,
+            smoothing: 3,
+            refractory: 1.0,
+            thresholds: None,
+        }
+    }
+}
+
+/// Samples in, keyword events out: resampling, features, a window of recent frames, the model
+/// on a stride, posterior smoothing, per-keyword thresholds and a refractory time.
+///
+/// This is the one streaming API of Hark's front ends (the CLI and the browser build).
+#[derive(Debug)]
+pub struct Pipeline {
+    frontend: Frontend,
+    core: Core,
+}
+
+#[derive(Debug)]
+struct Core {
+    model: KwsModel,
+    params: DetectorParams,
+    thresholds: Vec<Option<f32>>,
+    n_features: usize,
+    window: Vec<f32>,
+    filled: usize,
+    frames_seen: u64,
+    since_run: usize,
+    history: Vec<Vec<f32>>,
+    history_next: usize,
+    history_len: usize,
+    probs: Vec<f32>,
+    smoothed: Vec<f32>,
+    armed: Vec<bool>,
+    last_event_end: f64,
+    open: Option<Event>,
+    hop_seconds: f64,
+    frame_seconds: f64,
+}
+
+impl Pipeline {
+    /// A pipeline for samples at `input_rate`.
+    pub fn new(model: KwsModel, input_rate: SampleRate, params: DetectorParams) -> Result<Self, DetectorError> {
+        let config = model.feature_config().clone();
+        let frontend = Frontend::new(input_rate, config.clone())?;
+        model.check_features(frontend.extractor().config())?;
+        let labels = model.labels().len();
+        let thresholds = match &params.thresholds {
+            Some(t) if t.len() == labels => t.clone(),
+            Some(t) => {
+                return Err(DetectorError::Shape {
+                    expected: format!("{labels} thresholds"),
+                    found: format!("{}", t.len()),
+                });
+            }
+            None => model.thresholds().to_vec(),
+        };
+        let smoothing = params.smoothing.max(1);
+        let rate = f64::from(config.sample_rate.hz());
+        let core = Core {
+            n_features: config.n_features(),
+            window: vec![0.0; model.input_len()],
+            filled: 0,
+            frames_seen: 0,
+            since_run: 0,
+            history: vec![vec![0.0; labels]; smoothing],
+            history_next: 0,
+            history_len: 0,
+            probs: vec![0.0; labels],
+            smoothed: vec![0.0; labels],
+            armed: vec![true; labels],
+            last_event_end: f64::NEG_INFINITY,
+            open: None,
+            hop_seconds: config.hop_length as f64 / rate,
+            frame_seconds: config.frame_length as f64 / rate,
+            thresholds,
+            params: DetectorParams {
+                stride_frames: params.stride_frames.max(1),
+                smoothing,
+                ..params
+            },
+            model,
+        };
+        Ok(Pipeline { frontend, core })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &KwsModel {
+        &self.core.model
+    }
+
+    /// The latest smoothed probabilities, one per label.
+    pub fn scores(&self) -> &[f32] {
+        &self.core.smoothed
+    }
+
+    /// Sets one label's threshold (`None`: never report it).
+    pub fn set_threshold(&mut self, label: &str, threshold: Option<f32>) -> Result<(), DetectorError> {
+        let index = self.core.model.label_index(label)?;
+        self.core.thresholds[index] = threshold;
+        Ok(())
+    }
+
+    /// Pushes samples; `on_event` is called for every keyword detected.
+    pub fn push(&mut self, samples: &[f32], mut on_event: impl FnMut(Event)) -> Result<(), DetectorError> {
+        let core = &mut self.core;
+        let mut failure = None;
+        self.frontend.process(samples, |frame| {
+            if failure.is_none()
+                && let Err(e) = core.on_frame(frame, &mut on_event)
+            {
+                failure = Some(e);
+            }
+        })?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Ends the stream: flushes the front end and closes an open event.
+    pub fn finish(&mut self, mut on_event: impl FnMut(Event)) -> Result<(), DetectorError> {
+        let core = &mut self.core;
+        let mut failure = None;
+        self.frontend.finish(|frame| {
+            if failure.is_none()
+                && let Err(e) = core.on_frame(frame, &mut on_event)
+            {
+                failure = Some(e);
+            }
+        });
+        if let Some(event) = core.open.take() {
+            on_event(event);
+        }
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+impl Core {
+    fn on_frame(&mut self, frame: &[f32], on_event: &mut impl FnMut(Event)) -> Result<(), DetectorError> {
+        let n = self.n_features;
+        let window_frames = self.model.window_frames();
+        if self.filled == window_frames {
+            self.window.copy_within(n.., 0);
+            self.window[(window_frames - 1) * n..].copy_from_slice(frame);
+        } else {
+            self.window[self.filled * n..(self.filled + 1) * n].copy_from_slice(frame);
+            self.filled += 1;
+        }
+        self.frames_seen += 1;
+        self.since_run += 1;
+        if self.filled < window_frames || self.since_run < self.params.stride_frames {
+            return Ok(());
+        }
+        self.since_run = 0;
+        self.model.predict_into(&self.window, &mut self.probs)?;
+        self.history[self.history_next].copy_from_slice(&self.probs);
+        self.history_next = (self.history_next + 1) % self.history.len();
+        self.history_len = (self.history_len + 1).min(self.history.len());
+        self.smoothed.fill(0.0);
+        for h in &self.history[..self.history_len] {
+            for (s, p) in self.smoothed.iter_mut().zip(h) {
+                *s += p / self.history_len as f32;
+            }
+        }
+        let last = self.frames_seen - 1;
+        let end = last as f64 * self.hop_seconds + self.frame_seconds;
+        let start = end - ((window_frames - 1) as f64 * self.hop_seconds + self.frame_seconds);
+        self.decide(start.max(0.0), end, on_event);
+        Ok(())
+    }
+
+    fn decide(&mut self, start: f64, end: f64, on_event: &mut impl FnMut(Event)) {
+        for (k, armed) in self.armed.iter_mut().enumerate() {
+            if let Some(t) = self.thresholds[k]
+                && !*armed
+                && self.smoothed[k] < t * 0.5
+            {
+                *armed = true;
+            }
+        }
+        let best = self
+            .thresholds
+            .iter()
+            .enumerate()
+            .filter_map(|(k, t)| t.map(|t| (k, t)))
+            .filter(|(k, t)| self.armed[*k] && self.smoothed[*k] >= *t)
+            .max_by(|a, b| self.smoothed[a.0].total_cmp(&self.smoothed[b.0]));
+        if let Some((k, _)) = best
+            && end - self.last_event_end >= self.params.refractory
+        {
+            self.armed[k] = false;
+            self.last_event_end = end;
+            on_event(Event {
+                keyword: self.model.labels()[k].clone(),
+                start,
+                end,
+                score: self.smoothed[k],
+            });
+        }
+    }
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Builds the keyword model's training and validation features from ../shared/data.
+
+Audio is gathered, split by speaker, augmented (time shift, speed, gain, background noise at a
+random SNR) and joined into one float WAV of 1-second segments; the features are then computed by
+Hark's own front end (`hark features --preset kws --segment 16000`), so training sees exactly what
+the detector computes at run time. Writes into WORK (default ../kws-work, outside the repo):
+
+  train.npy / val.npy        float32 (clips, 98, 40) log-mel
+  train_y.npy / val_y.npy    int64 label index
+  val_meta.tsv               source path and speaker of every validation clip
+and models/kws/validation_speakers.txt, the held-out speakers (tests use the same split).
+
+Usage: python models/kws/prepare.py [--work DIR] [--copies 6] [--seed 1]
+"""
+
+import argparse
+import csv
+import hashlib
+import pathlib
+import subprocess
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+HARK = ROOT / "target" / "release" / "hark"
+WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+LABELS = WORDS + ["_unknown_", "_silence_"]
+SR = 16000
+VAL_SHARE = 0.2
+
+
+def is_val(speaker):
+    """A stable speaker split: the same speaker always lands on the same side."""
+    digest = hashlib.sha256(speaker.encode()).digest()
+    return digest[0] / 256 < VAL_SHARE
+
+
+def fit(x, n=SR):
+    """Centre-crops or zero-pads to n samples."""
+    if len(x) >= n:
+        start = (len(x) - n) // 2
+        return x[start : start + n]
+    pad = n - len(x)
+    return np.pad(x, (pad // 2, pad - pad // 2))
+
+
+def read(path):
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    x = x[:, 0]
+    if sr != SR:
+        g = np.gcd(sr, SR)
+        x = resample_poly(x, SR // g, sr // g).astype(np.float32)
+    return x
+
+
+def gather():
+    """(audio, label, speaker, source) for every usable clip."""
+    items = []
+    sc = DATA / "speech_commands_v0.02_dev"
+    noise = []
+    with open(sc / "MANIFEST.tsv") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            audio = read(sc / row["path"])
+            if row["label"] == "_silence_":
+                noise.append((audio, row["path"]))
+                continue
+            items.append((fit(audio), row["label"], row["speaker_id"], "sc2/" + row["path"]))
+    v1 = DATA / "speech_commands_v0.01_sample"
+    with open(v1 / "MANIFEST.tsv") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            label = row["word"] if row["word"] in WORDS else "_unknown_"
+            items.append((fit(read(v1 / row["path"])), label, row["speaker_id"], "sc1/" + row["path"]))
+    for word in ["alexa", "computer", "jarvis"]:
+        for path in sorted((DATA / "wakewords_dev" / word).glob("*.flac")):
+            # No speaker ids: split by file, as if each file were its own speaker.
+            items.append((fit(read(path)), "_unknown_", f"ww-{word}-{path.stem}", f"ww/{word}/{path.name}"))
+    rng = np.random.default_rng(7)
+    fsdd = sorted((DATA / "fsdd" / "recordings").glob("*.wav"))
+    for path in rng.choice(fsdd, size=600, replace=False):
+        speaker = path.stem.split("_")[1]
+        items.append((fit(read(path)), "_unknown_", f"fsdd-{speaker}", f"fsdd/{path.name}"))
+    return items, noise
+
+
+def crop(x, rng, n=SR):
+    if len(x) <= n:
+        return fit(x, n)
+    start = rng.integers(0, len(x) - n)
+    return x[start : start + n]
+
+
+def augment(x, noise, rng):
+    """One augmented copy of a 1 s clip."""
+    # Speed perturbation (changes tempo and pitch together), as in Ko et al. 2015.
+    speed = rng.uniform(0.88, 1.12)
+    t = np.arange(0, len(x), speed)
+    x = np.interp(t, np.arange(len(x)), x).astype(np.float32)
+    x = fit(x)
+    # Time shift of up to 150 ms with zeros filling in.
+    shift = int(rng.integers(-2400, 2401))
+    x = np.roll(x, shift)
+    if shift > 0:
+        x[:shift] = 0
+    elif shift < 0:
+        x[shift:] = 0
+    # Gain: -18 to +6 dB, never clipping.
+    x = x * 10 ** (rng.uniform(-18, 6) / 20)
+    # Background noise at 0 to 30 dB SNR, most of the time.
+    if rng.random() < 0.8:
+        n = crop(noise[rng.integers(len(noise))], rng)
+        if rng.random() < 0.2:
+            n = rng.standard_normal(SR).astype(np.float32)
+        px, pn = np.mean(x**2) + 1e-10, np.mean(n**2) + 1e-10
+        snr = rng.uniform(0, 30)
+        x = x + n * np.sqrt(px / (pn * 10 ** (snr / 10)))
+    peak = np.max(np.abs(x))
+    if peak > 0.99:
+        x = x * (0.99 / peak)
+    return x.astype(np.float32)
+
+
+def silence(noise, rng):
+    """A `_silence_` example: background noise at a random level, or near-digital silence."""
+    kind = rng.random()
+    if kind < 0.1:
+        x = rng.standard_normal(SR).astype(np.float32) * 10 ** rng.uniform(-5, -3)
+    else:
+        x = crop(noise[rng.integers(len(noise))], rng)
+        if kind < 0.3:
+            x = x + crop(noise[rng.integers(len(noise))], rng)
+        x = x * 10 ** (rng.uniform(-30, 6) / 20)
+    peak = np.max(np.abs(x))
+    if peak > 0.99:
+        x = x * (0.99 / peak)
+    return x.astype(np.float32)
+
+
+def features(clips, work, name):
+    wav = work / f"{name}.wav"
+    sf.write(wav, np.concatenate(clips), SR, subtype="FLOAT")
+    out = work / f"{name}.npy"
+    subprocess.run(
+        [str(HARK), "features", str(wav), "--preset", "kws", "--segment", str(SR), "--output", str(out)],
+        check=True,
+    )
+    wav.unlink()
+    return np.load(out)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
+    parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    work = pathlib.Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if not HARK.exists():
+        raise SystemExit(f"{HARK} is missing: cargo build --release -p hark-cli")
+    rng = np.random.default_rng(args.seed)
+    items, noise = gather()
+    noise_train = [a for i, (a, _) in enumerate(noise) if i % 5 != 0]
+    noise_val = [a for i, (a, _) in enumerate(noise) if i % 5 == 0]
+
+    train_x, train_y, val_x, val_y, val_meta = [], [], [], [], []
+    for audio, label, speaker, source in items:
+        y = LABELS.index(label)
+        if is_val(speaker):
+            val_x.append(audio)
+            val_y.append(y)
+            val_meta.append((source, speaker, label))
+        else:
+            train_x.append(audio)
+            train_y.append(y)
+            for _ in range(args.copies):
+                train_x.append(augment(audio, noise_train, rng))
+                train_y.append(y)
+    n_words = sum(1 for y in train_y if y < len(WORDS))
+    for _ in range(n_words // len(WORDS)):
+        train_x.append(silence(noise_train, rng))
+        train_y.append(LABELS.index("_silence_"))
+    for i, a in enumerate(noise_val):
+        val_x.append(crop(a, rng))
+        val_y.append(LABELS.index("_silence_"))
+        val_meta.append((f"sc2/{noise[i * 5][1]}", "", "_silence_"))
+
+    np.save(work / "train_y.npy", np.array(train_y, dtype=np.int64))
+    np.save(work / "val_y.npy", np.array(val_y, dtype=np.int64))
+    speakers = sorted({speaker for _, speaker, _ in val_meta if speaker and not speaker.startswith(("ww-", "fsdd-"))})
+    with open(ROOT / "models" / "kws" / "validation_speakers.txt", "w") as f:
+        f.write("# Speech Commands speakers held out for validation (sha256(speaker)[0] < 0.2 * 256)\n")
+        f.write("\n".join(speakers) + "\n")
+    with open(work / "val_meta.tsv", "w") as f:
+        f.write("source\tspeaker\tlabel\n")
+        for row in val_meta:
+            f.write("\t".join(row) + "\n")
+    tx = features(train_x, work, "train")
+    vx = features(val_x, work, "val")
+    print(f"train {tx.shape}, val {vx.shape}")
+    for name, ys in [("train", train_y), ("val", val_y)]:
+        counts = np.bincount(ys, minlength=len(LABELS))
+        print(name, dict(zip(LABELS, counts.tolist())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+//! `hark classify` and `hark detect`: the keyword model on clips and on streams.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use hark_detector::{DetectorParams, KwsModel, Pipeline};
+use serde_json::json;
+
+use crate::wav::{ChannelSelect, WavSource};
+
+/// Arguments of `hark classify`.
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    /// WAV clips (about one second each; longer ones are scanned).
+    #[arg(required = true)]
+    clips: Vec<PathBuf>,
+    /// An ONNX keyword model (default: the bundled 12-class model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// One JSON line per clip: {"file", "label", "score"}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `hark detect`.
+#[derive(Debug, clap::Args)]
+pub struct DetectArgs {
+    /// A WAV recording of any length, rate and channel count.
+    stream: PathBuf,
+    /// An ONNX keyword model (default: the bundled 12-class model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// One JSON line per event: {"keyword", "start", "end", "score"}.
+    #[arg(long)]
+    json: bool,
+    /// One threshold for every keyword instead of the model's own.
+    #[arg(long, value_parser = threshold)]
+    threshold: Option<f32>,
+    /// Run the model every N feature frames (10 ms each).
+    #[arg(long, default_value_t = DetectorParams::default().stride_frames)]
+    stride: usize,
+}
+
+fn threshold(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("{text} is not a number in (0, 1]")),
+    }
+}
+
+/// Loads `--model` or the bundled model.
+pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
+    match path {
+        Some(p) => KwsModel::from_path(p).with_context(|| format!("model {}", p.display())),
+        None => KwsModel::bundled().context("the bundled model"),
+    }
+}
+
+fn read_all(path: &Path) -> Result<(Vec<f32>, hark_dsp::SampleRate)> {
+    let mut source = WavSource::open(path, ChannelSelect::Mix)?;
+    let mut all = Vec::new();
+    let mut chunk = Vec::new();
+    while source.read_mono(1 << 16, &mut chunk)? > 0 {
+        all.extend_from_slice(&chunk);
+    }
+    Ok((all, source.rate()))
+}
+
+/// Runs `hark classify`.
+pub fn classify(args: &ClassifyArgs) -> Result<()> {
+    let model = load_model(args.model.as_deref())?;
+    let mut failed = 0;
+    for clip in &args.clips {
+        let result = read_all(clip).and_then(|(samples, rate)| {
+            model
+                .classify(&samples, rate)
+                .with_context(|| format!("{}", clip.display()))
+        });
+        match result {
+            Ok(c) if args.json => println!(
+                "{}",
+                json!({"file": clip.display().to_string(), "label": c.label, "score": round(c.score)})
+            ),
+            Ok(c) => println!("{}\t{}\t{:.3}", clip.display(), c.label, c.score),
+            Err(e) => {
+                failed += 1;
+                eprintln!("hark: error: {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} clips could not be classified", args.clips.len());
+    }
+    Ok(())
+}
+
+/// Runs `hark detect`.
+pub fn detect(args: &DetectArgs) -> Result<()> {
+    let model = load_model(args.model.as_deref())?;
+    let mut source = WavSource::open(&args.stream, ChannelSelect::Mix)?;
+    let thresholds = args.threshold.map(|t| {
+        model
+            .thresholds()
+            .iter()
+            .map(|k| k.map(|_| t))
+            .collect::<Vec<_>>()
+    });
+    let params = DetectorParams {
+        stride_frames: args.stride.max(1),
+        thresholds,
+        ..DetectorParams::default()
+    };
+    let mut pipeline = Pipeline::new(model, source.rate(), params)?;
+    let json = args.json;
+    let print = |e: hark_detector::Event| {
+        if json {
+            println!(
+                "{}",
+                json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
+            );
+        } else {
+            println!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+        }
+    };
+    let mut chunk = Vec::new();
+    let mut offset = 0u64;
+    while source.read_mono(4096, &mut chunk)? > 0 {
+        pipeline.push(&chunk, print).with_context(|| {
+            format!("{}: after sample frame {offset}", args.stream.display())
+        })?;
+        offset += chunk.len() as u64;
+    }
+    pipeline.finish(print)?;
+    Ok(())
+}
+
+fn round(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
+}

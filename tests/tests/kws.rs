@@ -1,0 +1,146 @@
+//! The bundled keyword model end to end on real speech of the validation speakers (held out
+//! from training by speaker, see models/kws/validation_speakers.txt), and the streaming
+//! detector on recordings with known keywords.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use hark_detector::{DetectorParams, Event, KwsModel, Pipeline};
+use hark_dsp::SampleRate;
+use hark_tests::{data_dir, read_wav};
+
+fn validation_speakers() -> HashSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/validation_speakers.txt");
+    std::fs::read_to_string(path)
+        .expect("validation speakers")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// (path, label) of the Speech Commands v0.02 clips of validation speakers, and every fifth
+/// `_silence_` clip (the background noise held out the same way).
+fn validation_clips() -> Vec<(std::path::PathBuf, String)> {
+    let speakers = validation_speakers();
+    let base = data_dir().join("speech_commands_v0.02_dev");
+    let manifest = std::fs::read_to_string(base.join("MANIFEST.tsv")).expect("manifest");
+    let mut silence_index = 0;
+    let mut clips = Vec::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (path, label, speaker) = (cols[0], cols[1], cols[3]);
+        let keep = if label == "_silence_" {
+            silence_index += 1;
+            (silence_index - 1) % 5 == 0
+        } else {
+            speakers.contains(speaker)
+        };
+        if keep {
+            clips.push((base.join(path), label.to_string()));
+        }
+    }
+    clips
+}
+
+#[test]
+fn classifies_validation_speakers() {
+    let model = KwsModel::bundled().expect("model");
+    let clips = validation_clips();
+    assert!(clips.len() > 400, "{} validation clips", clips.len());
+    let labels = model.labels().to_vec();
+    let mut correct = vec![0usize; labels.len()];
+    let mut total = vec![0usize; labels.len()];
+    for (path, label) in &clips {
+        let clip = read_wav(path).expect("clip");
+        let rate = SampleRate::new(clip.rate).expect("rate");
+        let result = model.classify(&clip.samples, rate).expect("classified");
+        let k = model.label_index(label).expect("known label");
+        total[k] += 1;
+        correct[k] += usize::from(result.label == *label);
+    }
+    let accuracy = correct.iter().sum::<usize>() as f64 / clips.len() as f64;
+    let recalls: Vec<f64> = correct
+        .iter()
+        .zip(&total)
+        .map(|(c, t)| *c as f64 / (*t).max(1) as f64)
+        .collect();
+    let balanced = recalls.iter().sum::<f64>() / recalls.len() as f64;
+    for ((label, r), t) in labels.iter().zip(&recalls).zip(&total) {
+        eprintln!("{label:>10}: {r:.3} of {t}");
+    }
+    eprintln!("accuracy {accuracy:.4}, class-balanced {balanced:.4} on {} clips", clips.len());
+    assert!(balanced >= 0.85, "class-balanced accuracy {balanced:.3}");
+}
+
+fn detect(samples: &[f32], rate: u32) -> Vec<Event> {
+    let model = KwsModel::bundled().expect("model");
+    let rate = SampleRate::new(rate).expect("rate");
+    let mut pipeline = Pipeline::new(model, rate, DetectorParams::default()).expect("pipeline");
+    let mut events = Vec::new();
+    for chunk in samples.chunks(1024) {
+        pipeline.push(chunk, |e| events.push(e)).expect("push");
+    }
+    pipeline.finish(|e| events.push(e)).expect("finish");
+    events
+}
+
+#[test]
+fn bundled_sample_yields_its_six_keywords_in_order() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let clip = read_wav(&path).expect("sample");
+    let events = detect(&clip.samples, clip.rate);
+    let words: Vec<&str> = events.iter().map(|e| e.keyword.as_str()).collect();
+    assert_eq!(words, ["yes", "no", "left", "right", "stop", "go"], "{events:?}");
+    // Each event comes while or shortly after its clip plays (clips start every 1.5 s at 0.5 s).
+    for (i, e) in events.iter().enumerate() {
+        let clip_start = 0.5 + 1.5 * i as f64;
+        assert!(e.end > clip_start && e.end < clip_start + 1.5, "{e:?}");
+    }
+}
+
+#[test]
+fn streams_of_validation_speech() {
+    // Every validation clip in one stream, 0.5 s of silence between clips.
+    let clips = validation_clips();
+    let gap = vec![0.0f32; 8000];
+    let mut stream = gap.clone();
+    let mut truth = Vec::new();
+    for (path, label) in &clips {
+        let clip = read_wav(path).expect("clip");
+        assert_eq!(clip.rate, 16_000);
+        let start = stream.len() as f64 / 16_000.0;
+        stream.extend_from_slice(&clip.samples);
+        let end = stream.len() as f64 / 16_000.0;
+        truth.push((label.clone(), start, end));
+        stream.extend_from_slice(&gap);
+    }
+    let events = detect(&stream, 16_000);
+    let mut found = 0;
+    let mut keywords = 0;
+    let mut false_events = 0;
+    for (label, start, end) in &truth {
+        let in_clip: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.end > *start && e.end <= end + 0.5)
+            .collect();
+        if label.starts_with('_') {
+            false_events += in_clip.len();
+        } else {
+            keywords += 1;
+            found += usize::from(in_clip.iter().any(|e| e.keyword == *label));
+            false_events += in_clip.iter().filter(|e| e.keyword != *label).count();
+        }
+    }
+    let hours = stream.len() as f64 / 16_000.0 / 3600.0;
+    let recall = found as f64 / keywords as f64;
+    eprintln!(
+        "{keywords} keywords, {found} found ({recall:.3}); {false_events} false events in {:.1} min ({:.1} per hour)",
+        hours * 60.0,
+        false_events as f64 / hours
+    );
+    assert!(recall >= 0.8, "recall {recall:.3}");
+    assert!(false_events as f64 / hours < 120.0, "{false_events} false events");
+}
