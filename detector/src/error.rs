@@ -24,9 +24,7 @@ pub enum DetectorError {
         problem: String,
     },
     /// The model was made for other features than the front end computes.
-    #[error(
-        "the model expects features `{model}` but the front end computes `{frontend}`"
-    )]
+    #[error("the model expects features `{model}` but the front end computes `{frontend}`")]
     FeatureMismatch {
         /// The model's feature config.
         model: String,

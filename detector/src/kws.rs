@@ -21,13 +21,17 @@ impl KwsModel {
     /// silence on both sides (as in training); a longer one is scanned with windows every 50 ms
     /// and the window most confident of a keyword wins (or, if none names a keyword, the most
     /// confident window).
-    pub fn classify(&self, samples: &[f32], rate: SampleRate) -> Result<Classification, DetectorError> {
+    pub fn classify(
+        &self,
+        samples: &[f32],
+        rate: SampleRate,
+    ) -> Result<Classification, DetectorError> {
         let config = self.feature_config();
         let mut frontend = Frontend::new(rate, config.clone())?;
         // Samples at the input rate that make one full window at the feature rate.
         let window_samples = config.frame_length + (self.window_frames() - 1) * config.hop_length;
-        let needed = (window_samples as u64 * u64::from(rate.hz())).div_ceil(u64::from(config.sample_rate.hz()))
-            as usize
+        let needed = (window_samples as u64 * u64::from(rate.hz()))
+            .div_ceil(u64::from(config.sample_rate.hz())) as usize
             + 1;
         let pad = needed.saturating_sub(samples.len());
         let mut padded = Vec::with_capacity(samples.len() + pad);
@@ -83,7 +87,9 @@ fn argmax(values: &[f32]) -> (usize, f32) {
         .iter()
         .copied()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
 }
 
 /// A keyword detected in a stream.
@@ -158,7 +164,11 @@ struct Core {
 
 impl Pipeline {
     /// A pipeline for samples at `input_rate`.
-    pub fn new(model: KwsModel, input_rate: SampleRate, params: DetectorParams) -> Result<Self, DetectorError> {
+    pub fn new(
+        model: KwsModel,
+        input_rate: SampleRate,
+        params: DetectorParams,
+    ) -> Result<Self, DetectorError> {
         let config = model.feature_config().clone();
         let frontend = Frontend::new(input_rate, config.clone())?;
         model.check_features(frontend.extractor().config())?;
@@ -213,14 +223,22 @@ impl Pipeline {
     }
 
     /// Sets one label's threshold (`None`: never report it).
-    pub fn set_threshold(&mut self, label: &str, threshold: Option<f32>) -> Result<(), DetectorError> {
+    pub fn set_threshold(
+        &mut self,
+        label: &str,
+        threshold: Option<f32>,
+    ) -> Result<(), DetectorError> {
         let index = self.core.model.label_index(label)?;
         self.core.thresholds[index] = threshold;
         Ok(())
     }
 
     /// Pushes samples; `on_event` is called for every keyword detected.
-    pub fn push(&mut self, samples: &[f32], mut on_event: impl FnMut(Event)) -> Result<(), DetectorError> {
+    pub fn push(
+        &mut self,
+        samples: &[f32],
+        mut on_event: impl FnMut(Event),
+    ) -> Result<(), DetectorError> {
         let core = &mut self.core;
         let mut failure = None;
         self.frontend.process(samples, |frame| {
@@ -252,7 +270,11 @@ impl Pipeline {
 }
 
 impl Core {
-    fn on_frame(&mut self, frame: &[f32], on_event: &mut impl FnMut(Event)) -> Result<(), DetectorError> {
+    fn on_frame(
+        &mut self,
+        frame: &[f32],
+        on_event: &mut impl FnMut(Event),
+    ) -> Result<(), DetectorError> {
         let n = self.n_features;
         let window_frames = self.model.window_frames();
         if self.filled == window_frames {

@@ -63,7 +63,9 @@ impl KwsModel {
         }
         let load = |e: TractError| DetectorError::Load(format!("{e:#}"));
         let mut reader = bytes;
-        let model = tract_onnx::onnx().model_for_read(&mut reader).map_err(load)?;
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut reader)
+            .map_err(load)?;
         let meta = |key: &'static str| -> Result<String, DetectorError> {
             model
                 .properties
@@ -111,12 +113,13 @@ impl KwsModel {
                     key: keys::FEATURE_CONFIG,
                     problem: e.to_string(),
                 })?;
-        let window_frames: usize = meta(keys::WINDOW_FRAMES)?.parse().map_err(|_| {
-            DetectorError::Metadata {
-                key: keys::WINDOW_FRAMES,
-                problem: "not a whole number".into(),
-            }
-        })?;
+        let window_frames: usize =
+            meta(keys::WINDOW_FRAMES)?
+                .parse()
+                .map_err(|_| DetectorError::Metadata {
+                    key: keys::WINDOW_FRAMES,
+                    problem: "not a whole number".into(),
+                })?;
         if window_frames == 0 || window_frames > 10_000 {
             return Err(DetectorError::Metadata {
                 key: keys::WINDOW_FRAMES,
@@ -229,11 +232,8 @@ impl KwsModel {
             });
         }
         let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
-        let input = Tensor::from_shape(
-            &[1, self.window_frames, self.config.n_features()],
-            window,
-        )
-        .map_err(run)?;
+        let input = Tensor::from_shape(&[1, self.window_frames, self.config.n_features()], window)
+            .map_err(run)?;
         let result = self.plan.run(tvec!(input.into())).map_err(run)?;
         let output = result
             .first()

@@ -8,7 +8,9 @@ use hark_detector::{BUNDLED_KWS, DetectorError, KwsModel};
 use hark_dsp::FeatureConfig;
 
 fn npy(name: &str) -> (Vec<f32>, Vec<u64>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/kws")
+        .join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = npyz::NpyFile::new(&bytes[..]).expect("npy");
     let shape = file.shape().to_vec();
@@ -58,12 +60,27 @@ fn load_error(bytes: &[u8]) -> String {
 #[test]
 fn broken_models_are_clear_errors() {
     let cases = [
-        (load_error(&BUNDLED_KWS[..BUNDLED_KWS.len() / 2]), "cannot load the ONNX model"),
-        (load_error(b"not an onnx file at all"), "cannot load the ONNX model"),
-        (load_error(&patched("hark.kind", "hark.kine")), "hark.kind: missing"),
-        (load_error(&patched("n_fft=512", "n_fft=256")), "n_fft (256) is shorter than frame_length (400)"),
+        (
+            load_error(&BUNDLED_KWS[..BUNDLED_KWS.len() / 2]),
+            "cannot load the ONNX model",
+        ),
+        (
+            load_error(b"not an onnx file at all"),
+            "cannot load the ONNX model",
+        ),
+        (
+            load_error(&patched("hark.kind", "hark.kine")),
+            "hark.kind: missing",
+        ),
+        (
+            load_error(&patched("n_fft=512", "n_fft=256")),
+            "n_fft (256) is shorter than frame_length (400)",
+        ),
         (load_error(&patched("yes:0.", "yes:9.")), "hark.thresholds"),
-        (load_error(&patched("yes,no,up,", "yes,no,no,")), "labels must be unique"),
+        (
+            load_error(&patched("yes,no,up,", "yes,no,no,")),
+            "labels must be unique",
+        ),
     ];
     for (message, expected) in cases {
         assert!(message.contains(expected), "{message:?} lacks {expected:?}");
@@ -73,9 +90,14 @@ fn broken_models_are_clear_errors() {
 #[test]
 fn mismatched_front_end_is_refused() {
     let model = KwsModel::bundled().expect("loads");
-    let err = model.check_features(&FeatureConfig::kaldi()).expect_err("kaldi is not kws");
+    let err = model
+        .check_features(&FeatureConfig::kaldi())
+        .expect_err("kaldi is not kws");
     assert!(matches!(err, DetectorError::FeatureMismatch { .. }));
     assert!(err.to_string().contains("window=povey"));
     let err = model.predict(&[0.0; 10]).expect_err("wrong length");
-    assert!(err.to_string().contains("input has 10 values, the model takes 3920"));
+    assert!(
+        err.to_string()
+            .contains("input has 10 values, the model takes 3920")
+    );
 }

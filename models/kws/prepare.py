@@ -123,6 +123,23 @@ def augment(x, noise, rng):
     return x.astype(np.float32)
 
 
+def partial(x, other, noise, rng):
+    """A window a stream shows between words: the edge of one keyword, or the end of one clip
+    joined to the start of another. Labelled `_unknown_`, so that half a word does not fire."""
+    if rng.random() < 0.5:
+        shift = int(rng.uniform(0.55, 0.75) * SR) * (1 if rng.random() < 0.5 else -1)
+        y = np.roll(x, shift)
+        if shift > 0:
+            y[:shift] = 0
+        else:
+            y[shift:] = 0
+    else:
+        cut = int(rng.uniform(0.4, 0.6) * SR)
+        y = np.concatenate([x[cut:], other[:cut]])
+        y = fit(y)
+    return augment(y, noise, rng)
+
+
 def silence(noise, rng):
     """A `_silence_` example: background noise at a random level, or near-digital silence."""
     kind = rng.random()
@@ -179,6 +196,13 @@ def main():
             for _ in range(args.copies):
                 train_x.append(augment(audio, noise_train, rng))
                 train_y.append(y)
+    # Partial-word windows from the training keywords, as `_unknown_`.
+    keyword_clips = [a for a, label, speaker, _ in items if label in WORDS and not is_val(speaker)]
+    for _ in range(len(keyword_clips) * 2):
+        a = keyword_clips[rng.integers(len(keyword_clips))]
+        b = keyword_clips[rng.integers(len(keyword_clips))]
+        train_x.append(partial(a, b, noise_train, rng))
+        train_y.append(LABELS.index("_unknown_"))
     n_words = sum(1 for y in train_y if y < len(WORDS))
     for _ in range(n_words // len(WORDS)):
         train_x.append(silence(noise_train, rng))

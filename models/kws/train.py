@@ -112,6 +112,7 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=str(ROOT / "models" / "kws" / "kws12.onnx"))
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     torch.manual_seed(args.seed)
@@ -164,7 +165,7 @@ def main():
     with torch.no_grad():
         probs = F.softmax(model(vx_t), dim=1).numpy()
     np.save(work / "val_probs.npy", probs)
-    out = ROOT / "models" / "kws" / "kws12.onnx"
+    out = pathlib.Path(args.out)
     torch.onnx.export(
         Probabilities(model), torch.zeros(1, 98, 40), out,
         input_names=["features"], output_names=["probabilities"], opset_version=17, dynamo=False,

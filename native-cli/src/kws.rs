@@ -89,7 +89,10 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        bail!("{failed} of {} clips could not be classified", args.clips.len());
+        bail!(
+            "{failed} of {} clips could not be classified",
+            args.clips.len()
+        );
     }
     Ok(())
 }
@@ -125,9 +128,9 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     let mut chunk = Vec::new();
     let mut offset = 0u64;
     while source.read_mono(4096, &mut chunk)? > 0 {
-        pipeline.push(&chunk, print).with_context(|| {
-            format!("{}: after sample frame {offset}", args.stream.display())
-        })?;
+        pipeline
+            .push(&chunk, print)
+            .with_context(|| format!("{}: after sample frame {offset}", args.stream.display()))?;
         offset += chunk.len() as u64;
     }
     pipeline.finish(print)?;

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Streaming evaluation of a keyword model with `hark detect` on validation speakers.
+
+Builds one long 16 kHz recording from the Speech Commands clips of the validation speakers
+(models/kws/validation_speakers.txt) and every fifth `_silence_` clip, with 0.5 s of silence
+between clips, runs `hark detect --json` on it at several thresholds and reports, per
+threshold: keywords found (an event of the right keyword that ends within the clip or in the
+0.5 s after it), false events per hour (any other event), and the latency from the end of the
+clip to the event (an upper bound on the latency from the end of the word).
+
+Usage: python models/kws/eval_stream.py [--model M] [--thresholds 0.5,0.6,...] [--stride 4]
+"""
+
+import argparse
+import csv
+import json
+import pathlib
+import subprocess
+import tempfile
+
+import numpy as np
+import soundfile as sf
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+HARK = ROOT / "target" / "release" / "hark"
+
+
+def build(path):
+    speakers = {l.strip() for l in open(ROOT / "models/kws/validation_speakers.txt") if l.strip() and not l.startswith("#")}
+    base = DATA / "speech_commands_v0.02_dev"
+    gap = np.zeros(8000, dtype=np.int16)
+    parts, truth, t, silence_index = [gap], [], len(gap), 0
+    with open(base / "MANIFEST.tsv") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["label"] == "_silence_":
+                silence_index += 1
+                if (silence_index - 1) % 5:
+                    continue
+            elif row["speaker_id"] not in speakers:
+                continue
+            pcm, sr = sf.read(base / row["path"], dtype="int16")
+            assert sr == 16000
+            truth.append((row["label"], t / 16000, (t + len(pcm)) / 16000))
+            parts += [pcm, gap]
+            t += len(pcm) + len(gap)
+    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    return truth, t / 16000
+
+
+def score(events, truth, hours):
+    found, keywords, false_events, latencies = 0, 0, 0, []
+    for label, start, end in truth:
+        inside = [e for e in events if start < e["end"] <= end + 0.5]
+        if label.startswith("_"):
+            false_events += len(inside)
+            continue
+        keywords += 1
+        hits = [e for e in inside if e["keyword"] == label]
+        if hits:
+            found += 1
+            latencies.append(max(0.0, hits[0]["end"] - end))
+        false_events += len(inside) - len(hits)
+    return found / keywords, false_events / hours, latencies
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.85,0.9,0.95")
+    parser.add_argument("--stride", default="4")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = pathlib.Path(tmp) / "stream.wav"
+        truth, seconds = build(wav)
+        hours = seconds / 3600
+        print(f"{sum(1 for l, _, _ in truth if not l.startswith('_'))} keywords, "
+              f"{sum(1 for l, _, _ in truth if l.startswith('_'))} non-keyword clips, {seconds / 60:.1f} min")
+        print("| threshold | keywords found | false events per hour | median latency | p95 latency |")
+        print("|---|---|---|---|---|")
+        for threshold in args.thresholds.split(","):
+            cmd = [str(HARK), "detect", str(wav), "--json", "--threshold", threshold, "--stride", args.stride]
+            if args.model:
+                cmd += ["--model", args.model]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            events = [json.loads(line) for line in out.splitlines() if line.strip()]
+            recall, fph, lat = score(events, truth, hours)
+            p50 = np.percentile(lat, 50) * 1000 if lat else float("nan")
+            p95 = np.percentile(lat, 95) * 1000 if lat else float("nan")
+            print(f"| {threshold} | {recall:.3f} | {fph:.0f} | {p50:.0f} ms | {p95:.0f} ms |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+//! `hark classify` and `hark detect` end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("HARK_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+fn hark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(args)
+        .output()
+        .expect("hark runs")
+}
+
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn classify_prints_one_json_line_per_clip() {
+    let clips = [
+        "speech_commands_v0.02_dev/down/c7dc7278_nohash_0.wav",
+        "speech_commands_v0.02_dev/stop/c7dc7278_nohash_0.wav",
+        "speech_commands_v0.02_dev/_silence_/1041.wav",
+    ];
+    let paths: Vec<String> = clips
+        .iter()
+        .map(|c| data_dir().join(c).display().to_string())
+        .collect();
+    let mut args = vec!["classify", "--json"];
+    args.extend(paths.iter().map(String::as_str));
+    let lines = json_lines(&hark(&args));
+    assert_eq!(lines.len(), 3);
+    let labels: Vec<&str> = lines.iter().map(|l| l["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["down", "stop", "_silence_"]);
+    for (line, path) in lines.iter().zip(&paths) {
+        assert_eq!(line["file"].as_str(), Some(path.as_str()));
+        let score = line["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score));
+    }
+}
+
+#[test]
+fn detect_prints_events_as_json_lines() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let lines = json_lines(&hark(&["detect", sample.to_str().unwrap(), "--json"]));
+    let words: Vec<&str> = lines
+        .iter()
+        .map(|l| l["keyword"].as_str().unwrap())
+        .collect();
+    for expected in ["yes", "no", "left", "right", "stop", "go"] {
+        assert!(
+            words.contains(&expected),
+            "{expected} missing from {words:?}"
+        );
+    }
+    for l in &lines {
+        let (start, end) = (l["start"].as_f64().unwrap(), l["end"].as_f64().unwrap());
+        assert!(start < end && end <= 9.5 + 1e-9, "{l}");
+    }
+}
+
+#[test]
+fn bad_models_and_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.onnx");
+    std::fs::write(&fake, b"this is not a model").unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let out = hark(&[
+        "detect",
+        sample.to_str().unwrap(),
+        "--model",
+        fake.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("fake.onnx") && stderr.contains("cannot load the ONNX model"),
+        "{stderr}"
+    );
+    let bad = data_dir().join("bad_inputs/alexa_127_decoder_error.flac");
+    let good = data_dir().join("speech_commands_v0.02_dev/down/0c40e715_nohash_0.wav");
+    let out = hark(&["classify", bad.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "one of two clips failed");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("down"),
+        "the good clip is still classified"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alexa_127_decoder_error.flac"));
+    let out = hark(&["detect", sample.to_str().unwrap(), "--threshold", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+}
