@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""CPU seconds per audio second of Hark's whole keyword pipeline (`hark detect`: WAV decoding,
+features, model, smoothing, events) against pymicro-wakeword (its streaming features and one
+microWakeWord model, `okay_nabu`), on the same 10-minute 16 kHz file, in one run.
+
+pymicro-wakeword is fed 10 ms (320-byte) chunks, its intended streaming use; Hark's figure is
+the CPU time (user + system) of the `hark detect` process, from getrusage of the child. Median
+of the repeats.
+
+  cargo build --release -p hark-cli
+  ../venv/bin/pip install -r bench/requirements.txt pymicro-wakeword
+  ../venv/bin/python bench/kws_vs_pymicro.py [--repeats 3] [--stride 4]
+"""
+
+import argparse
+import pathlib
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import soundfile as sf
+from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+HARK = ROOT / "target" / "release" / "hark"
+
+
+def make_stream(path, minutes=10):
+    clips = sorted((DATA / "speech_commands_v0.02_dev").rglob("*.wav"))
+    need, parts, total = minutes * 60 * 16000, [], 0
+    while total < need:
+        for clip in clips:
+            pcm, _ = sf.read(clip, dtype="int16")
+            parts.append(pcm)
+            total += len(pcm)
+            if total >= need:
+                break
+    pcm = np.concatenate(parts)[:need]
+    sf.write(path, pcm, 16000, subtype="PCM_16")
+    return pcm
+
+
+def hark_cpu(path, stride):
+    """CPU seconds and peak RSS (KiB) of one `hark detect` run. The RSS comes from
+    /usr/bin/time: getrusage's figure for children also counts the forked Python parent."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", str(HARK), "detect", str(path), "--json",
+                          "--stride", str(stride)], check=True, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss_kib = int(out.stderr.strip().splitlines()[-1])
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), rss_kib
+
+
+def pymicro_cpu(pcm):
+    audio = pcm.tobytes()
+    features = MicroWakeWordFeatures()
+    model = MicroWakeWord.from_builtin(Model.OKAY_NABU)
+    start = time.process_time()
+    for i in range(0, len(audio), 320):
+        for f in features.process_streaming(audio[i : i + 320]):
+            model.process_streaming(f)
+    return time.process_time() - start
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stride", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "stream.wav"
+        pcm = make_stream(path)
+        seconds = len(pcm) / 16000
+        hark_runs = [hark_cpu(path, args.stride) for _ in range(args.repeats)]
+        hark = statistics.median(r[0] for r in hark_runs)
+        rss_mib = max(r[1] for r in hark_runs) / 1024
+        micro = statistics.median(pymicro_cpu(pcm) for _ in range(args.repeats))
+    print(f"{seconds:.0f} s of 16 kHz speech, median of {args.repeats} runs")
+    print("| pipeline | CPU s per audio s |")
+    print("|---|---|")
+    print(f"| hark detect (12 classes, model every {args.stride} frames) | {hark / seconds:.2e} |")
+    print(f"| pymicro-wakeword (okay_nabu, streaming) | {micro / seconds:.2e} |")
+    print(f"hark / pymicro-wakeword: {hark / micro:.2f}x; hark peak RSS {rss_mib:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
