@@ -8,7 +8,7 @@ the CPU time (user + system) of the `hark detect` process, from getrusage of the
 of the repeats.
 
   cargo build --release -p hark-cli
-  ../venv/bin/pip install -r bench/requirements.txt pymicro-wakeword
+  ../venv/bin/pip install -r bench/requirements.txt
   ../venv/bin/python bench/kws_vs_pymicro.py [--repeats 3] [--stride 4]
 """
 
@@ -69,7 +69,7 @@ def pymicro_cpu(pcm):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--stride", type=int, default=4)
+    parser.add_argument("--stride", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "stream.wav"

@@ -109,7 +109,7 @@ pub struct Event {
 /// How the stream detector turns probabilities into events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorParams {
-    /// Run the model every this many new frames (10 = every 100 ms at a 10 ms hop).
+    /// Run the model every this many new frames (8 = every 80 ms at a 10 ms hop).
     pub stride_frames: usize,
     /// Average the probabilities of this many consecutive runs.
     pub smoothing: usize,
@@ -122,7 +122,7 @@ pub struct DetectorParams {
 impl Default for DetectorParams {
     fn default() -> Self {
         DetectorParams {
-            stride_frames: 4,
+            stride_frames: 8,
             smoothing: 3,
             refractory: 1.0,
             thresholds: None,

@@ -68,7 +68,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None)
     parser.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.85,0.9,0.95")
-    parser.add_argument("--stride", default="4")
+    parser.add_argument("--stride", default="8")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wav = pathlib.Path(tmp) / "stream.wav"

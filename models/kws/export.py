@@ -35,7 +35,7 @@ def hark(*args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
-    parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--threshold", type=float, default=0.6)
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     path = KWS / "kws12.onnx"
