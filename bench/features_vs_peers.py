@@ -26,26 +26,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-HARK = ROOT / "target" / "release" / "hark"
-
-
-def make_stream(minutes, path):
-    clips = sorted((DATA / "speech_commands_v0.02_dev").rglob("*.wav"))
-    need = minutes * 60 * 16000
-    parts, total = [], 0
-    while total < need:
-        for clip in clips:
-            pcm, sr = sf.read(clip, dtype="int16")
-            assert sr == 16000
-            parts.append(pcm)
-            total += len(pcm)
-            if total >= need:
-                break
-    pcm = np.concatenate(parts)[:need]
-    sf.write(path, pcm, 16000, subtype="PCM_16")
-    return pcm
+from stream import HARK, make_stream
 
 
 def hark_seconds(path, preset):
@@ -103,7 +84,7 @@ def main():
         raise SystemExit(f"{HARK} is missing: cargo build --release -p hark-cli")
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "stream.wav"
-        pcm = make_stream(args.minutes, path)
+        pcm = make_stream(path, args.minutes)
         audio_seconds = len(pcm) / 16000
         y = pcm.astype(np.float32) / np.float32(32768.0)
         rows = [

@@ -24,24 +24,7 @@ import numpy as np
 import soundfile as sf
 from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-HARK = ROOT / "target" / "release" / "hark"
-
-
-def make_stream(path, minutes=10):
-    clips = sorted((DATA / "speech_commands_v0.02_dev").rglob("*.wav"))
-    need, parts, total = minutes * 60 * 16000, [], 0
-    while total < need:
-        for clip in clips:
-            pcm, _ = sf.read(clip, dtype="int16")
-            parts.append(pcm)
-            total += len(pcm)
-            if total >= need:
-                break
-    pcm = np.concatenate(parts)[:need]
-    sf.write(path, pcm, 16000, subtype="PCM_16")
-    return pcm
+from stream import HARK, make_stream
 
 
 def hark_cpu(path, stride):

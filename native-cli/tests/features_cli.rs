@@ -2,21 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark stops at the first surprise
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("HARK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
-
-fn hark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(args)
-        .output()
-        .expect("hark runs")
-}
+use common::{data_dir, hark};
 
 fn read_npy(path: &Path) -> (Vec<f32>, Vec<u64>) {
     let bytes = std::fs::read(path).expect("npy written");

@@ -2,21 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("HARK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
+use std::path::Path;
+use std::process::Output;
 
-fn hark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(args)
-        .output()
-        .expect("hark runs")
-}
+use common::{data_dir, hark};
 
 fn json_lines(output: &Output) -> Vec<serde_json::Value> {
     assert!(

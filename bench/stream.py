@@ -1,0 +1,28 @@
+"""The benchmark recording shared by the bench scripts: Speech Commands clips from
+../shared/data joined into one 16 kHz file (speech, silence and noise as they come)."""
+
+import pathlib
+
+import numpy as np
+import soundfile as sf
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+HARK = ROOT / "target" / "release" / "hark"
+
+
+def make_stream(path, minutes=10):
+    """Writes `minutes` of 16 kHz int16 audio to `path` and returns the samples."""
+    clips = sorted((DATA / "speech_commands_v0.02_dev").rglob("*.wav"))
+    need, parts, total = minutes * 60 * 16000, [], 0
+    while total < need:
+        for clip in clips:
+            pcm, sr = sf.read(clip, dtype="int16")
+            assert sr == 16000
+            parts.append(pcm)
+            total += len(pcm)
+            if total >= need:
+                break
+    pcm = np.concatenate(parts)[:need]
+    sf.write(path, pcm, 16000, subtype="PCM_16")
+    return pcm
