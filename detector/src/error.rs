@@ -64,6 +64,9 @@ pub enum DetectorError {
         /// The model's labels, comma-separated.
         known: String,
     },
+    /// A streaming call on a window model.
+    #[error("the model is a window model (hark.kind = kws), not a streaming one")]
+    NotStreaming,
     /// The audio is too short to classify.
     #[error("clip has no complete feature frame ({samples} samples)")]
     EmptyClip {

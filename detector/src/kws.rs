@@ -3,7 +3,7 @@
 use hark_dsp::{Frontend, SampleRate};
 
 use crate::error::DetectorError;
-use crate::model::KwsModel;
+use crate::model::{KwsModel, StreamState};
 
 /// The answer for one clip.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,10 +109,12 @@ pub struct Event {
 /// How the stream detector turns probabilities into events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorParams {
-    /// Run the model every this many new frames (8 = every 80 ms at a 10 ms hop).
+    /// Run a window model every this many new frames (8 = every 80 ms at a 10 ms hop). A
+    /// streaming model runs on its own step (`hark.step_frames`) and ignores this.
     pub stride_frames: usize,
-    /// Average the probabilities of this many consecutive runs.
-    pub smoothing: usize,
+    /// Average the probabilities of the runs within this many frames (24 = 240 ms: 3 runs of
+    /// a stride-8 window model, 3 steps of an 8-frame streaming model); at least one run.
+    pub smoothing_frames: usize,
     /// After an event, no other event for this many seconds.
     pub refractory: f64,
     /// Per-label thresholds; `None` keeps the model's recommendation.
@@ -123,15 +125,17 @@ impl Default for DetectorParams {
     fn default() -> Self {
         DetectorParams {
             stride_frames: 8,
-            smoothing: 3,
+            smoothing_frames: 24,
             refractory: 1.0,
             thresholds: None,
         }
     }
 }
 
-/// Samples in, keyword events out: resampling, features, a window of recent frames, the model
-/// on a stride, posterior smoothing, per-keyword thresholds and a refractory time.
+/// Samples in, keyword events out: resampling, features, the model (a streaming model on
+/// each step of new frames with its cached state, or a window model on a window of recent
+/// frames every `stride_frames`), posterior smoothing, per-keyword thresholds and a
+/// refractory time.
 ///
 /// This is the one streaming API of Hark's front ends (the CLI and the browser build).
 #[derive(Debug)]
@@ -148,6 +152,7 @@ struct Core {
     n_features: usize,
     window: Vec<f32>,
     filled: usize,
+    state: Option<StreamState>,
     frames_seen: u64,
     since_run: usize,
     history: Vec<Vec<f32>>,
@@ -183,12 +188,15 @@ impl Pipeline {
             }
             None => model.thresholds().to_vec(),
         };
-        let smoothing = params.smoothing.max(1);
+        let interval = model.step_frames().unwrap_or(params.stride_frames.max(1));
+        let smoothing =
+            ((params.smoothing_frames as f64 / interval as f64).round() as usize).max(1);
         let rate = f64::from(config.sample_rate.hz());
         let core = Core {
             n_features: config.n_features(),
             window: vec![0.0; model.input_len()],
             filled: 0,
+            state: model.new_state().ok(),
             frames_seen: 0,
             since_run: 0,
             history: vec![vec![0.0; labels]; smoothing],
@@ -204,7 +212,6 @@ impl Pipeline {
             thresholds,
             params: DetectorParams {
                 stride_frames: params.stride_frames.max(1),
-                smoothing,
                 ..params
             },
             model,
@@ -277,6 +284,23 @@ impl Core {
     ) -> Result<(), DetectorError> {
         let n = self.n_features;
         let window_frames = self.model.window_frames();
+        if let (Some(state), Some(step)) = (&mut self.state, self.model.step_frames()) {
+            // Streaming: collect one step of frames, run it, score once the state covers a
+            // whole window.
+            self.window[self.filled * n..(self.filled + 1) * n].copy_from_slice(frame);
+            self.filled += 1;
+            self.frames_seen += 1;
+            if self.filled < step {
+                return Ok(());
+            }
+            self.filled = 0;
+            self.model
+                .step(&self.window[..step * n], state, &mut self.probs)?;
+            if self.frames_seen < window_frames as u64 {
+                return Ok(());
+            }
+            return self.scored(on_event);
+        }
         if self.filled == window_frames {
             self.window.copy_within(n.., 0);
             self.window[(window_frames - 1) * n..].copy_from_slice(frame);
@@ -291,6 +315,12 @@ impl Core {
         }
         self.since_run = 0;
         self.model.predict_into(&self.window, &mut self.probs)?;
+        self.scored(on_event)
+    }
+
+    /// Smoothing and decisions on the probabilities of the latest run.
+    fn scored(&mut self, on_event: &mut impl FnMut(Event)) -> Result<(), DetectorError> {
+        let window_frames = self.model.window_frames();
         self.history[self.history_next].copy_from_slice(&self.probs);
         self.history_next = (self.history_next + 1) % self.history.len();
         self.history_len = (self.history_len + 1).min(self.history.len());

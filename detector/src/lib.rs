@@ -24,4 +24,4 @@ mod model;
 pub use error::DetectorError;
 pub use hark_dsp as dsp;
 pub use kws::{Classification, DetectorParams, Event, Pipeline};
-pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, keys};
+pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys};

@@ -17,27 +17,71 @@ pub static BUNDLED_KWS: &[u8] = include_bytes!("../../models/kws/kws12.onnx");
 
 /// Metadata keys every Hark keyword model carries.
 pub mod keys {
-    /// `kws`.
+    /// `kws` (a window model) or `kws-stream` (a streaming step model).
     pub const KIND: &str = "hark.kind";
     /// Comma-separated class names, in output order.
     pub const LABELS: &str = "hark.labels";
     /// [`FeatureConfig`](hark_dsp::FeatureConfig) in its text form.
     pub const FEATURE_CONFIG: &str = "hark.feature_config";
-    /// Frames per model input window.
+    /// Frames per model input window; for a streaming model, the frames its scores cover.
     pub const WINDOW_FRAMES: &str = "hark.window_frames";
+    /// Streaming models only: new frames per step.
+    pub const STEP_FRAMES: &str = "hark.step_frames";
+    /// Streaming models only: the shapes of the state tensors carried from step to step
+    /// (inputs 1.. and outputs 1..), without the batch dimension: `40x3,64x8,...`.
+    pub const STATE_SHAPES: &str = "hark.state_shapes";
     /// `label:threshold` pairs, comma-separated; labels without one are never reported.
     pub const THRESHOLDS: &str = "hark.thresholds";
 }
 
-/// A keyword-spotting model: input `(1, window_frames, n_features)` features, output
-/// `(1, labels)` probabilities.
+/// A keyword-spotting model, of one of two kinds:
+///
+/// - a window model (`hark.kind = kws`): input `(1, window_frames, n_features)` features,
+///   output `(1, labels)` probabilities;
+/// - a streaming model (`hark.kind = kws-stream`): inputs `(1, step_frames, n_features)` new
+///   features and the state tensors (`hark.state_shapes`), outputs `(1, labels)`
+///   probabilities and the next state tensors. It caches its convolution inputs in the
+///   state, so each step only computes what the new frames change; from a zero state,
+///   `window_frames / step_frames` steps give the scores of one window.
 #[derive(Debug, Clone)]
 pub struct KwsModel {
     plan: Arc<TypedRunnableModel>,
     labels: Vec<String>,
     config: FeatureConfig,
     window_frames: usize,
+    stream: Option<StreamShape>,
     thresholds: Vec<Option<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StreamShape {
+    step_frames: usize,
+    /// Each state tensor's shape, batch dimension first.
+    states: Vec<Vec<usize>>,
+}
+
+/// The state a streaming model carries from one step to the next
+/// ([`KwsModel::new_state`], [`KwsModel::step`]), with the tract runner kept between steps.
+pub struct StreamState {
+    values: Vec<Vec<f32>>,
+    runner: TypedSimpleState,
+}
+
+impl std::fmt::Debug for StreamState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamState")
+            .field("tensors", &self.values.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamState {
+    /// Back to the state of a stream that has just started.
+    pub fn reset(&mut self) {
+        for v in &mut self.values {
+            v.fill(0.0);
+        }
+    }
 }
 
 impl KwsModel {
@@ -81,10 +125,10 @@ impl KwsModel {
                 })
         };
         let kind = meta(keys::KIND)?;
-        if kind != "kws" {
+        if kind != "kws" && kind != "kws-stream" {
             return Err(DetectorError::Metadata {
                 key: keys::KIND,
-                problem: format!("{kind:?} is not a keyword model"),
+                problem: format!("{kind:?} is not a keyword model (kws or kws-stream)"),
             });
         }
         let labels: Vec<String> = meta(keys::LABELS)?
@@ -141,22 +185,101 @@ impl KwsModel {
             thresholds[index] = Some(value);
         }
         let n_features = config.n_features();
-        let plan = model
-            .with_input_fact(0, f32::fact([1, window_frames, n_features]).into())
+        let stream = if kind == "kws-stream" {
+            let number = |key: &'static str| -> Result<usize, DetectorError> {
+                meta(key)?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0 && n <= 1 << 20)
+                    .ok_or(DetectorError::Metadata {
+                        key,
+                        problem: "not a whole number in range".into(),
+                    })
+            };
+            let step_frames = number(keys::STEP_FRAMES)?;
+            if !window_frames.is_multiple_of(step_frames) {
+                return Err(DetectorError::Metadata {
+                    key: keys::STEP_FRAMES,
+                    problem: format!("{step_frames} does not divide the window ({window_frames})"),
+                });
+            }
+            let text = meta(keys::STATE_SHAPES)?;
+            let bad = || DetectorError::Metadata {
+                key: keys::STATE_SHAPES,
+                problem: format!("{text:?} is not a list of shapes such as 40x3,64x8"),
+            };
+            let mut states = Vec::new();
+            for shape in text.split(',') {
+                let mut dims = vec![1];
+                for d in shape.split('x') {
+                    dims.push(
+                        d.trim()
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|&d| d > 0 && d <= 1 << 16)
+                            .ok_or_else(bad)?,
+                    );
+                }
+                states.push(dims);
+            }
+            if states.is_empty()
+                || states
+                    .iter()
+                    .map(|s| s.iter().product::<usize>())
+                    .sum::<usize>()
+                    > 1 << 22
+            {
+                return Err(bad());
+            }
+            Some(StreamShape {
+                step_frames,
+                states,
+            })
+        } else {
+            None
+        };
+        let typed = match &stream {
+            None => model.with_input_fact(0, f32::fact([1, window_frames, n_features]).into()),
+            Some(s) => {
+                let mut typed =
+                    model.with_input_fact(0, f32::fact([1, s.step_frames, n_features]).into());
+                for (i, shape) in s.states.iter().enumerate() {
+                    typed = typed.and_then(|m| m.with_input_fact(i + 1, f32::fact(shape).into()));
+                }
+                typed
+            }
+        };
+        let expected = match &stream {
+            None => format!("input (1, {window_frames}, {n_features})"),
+            Some(s) => format!(
+                "inputs (1, {}, {n_features}) and states {:?}",
+                s.step_frames, s.states
+            ),
+        };
+        let plan = typed
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| DetectorError::Shape {
-                expected: format!("input (1, {window_frames}, {n_features})"),
-                found: format!("a graph that does not take it: {e:#}"),
+                expected: expected.clone(),
+                found: format!("a graph that does not take them: {e:#}"),
             })?;
+        let outputs = plan.model().outputs.len();
+        let want_outputs = 1 + stream.as_ref().map_or(0, |s| s.states.len());
+        if outputs != want_outputs {
+            return Err(DetectorError::Shape {
+                expected: format!("{want_outputs} outputs"),
+                found: format!("{outputs}"),
+            });
+        }
         let kws = KwsModel {
             plan,
             labels,
             config,
             window_frames,
+            stream,
             thresholds,
         };
-        // One run checks the output shape (and warms tract up).
+        // One run checks the output shapes (and warms tract up).
         let probs = kws.predict(&vec![0.0; window_frames * n_features])?;
         if probs.len() != kws.labels.len() {
             return Err(DetectorError::Shape {
@@ -180,6 +303,12 @@ impl KwsModel {
     /// Frames per input window.
     pub fn window_frames(&self) -> usize {
         self.window_frames
+    }
+
+    /// For a streaming model, the new frames each [`step`](Self::step) takes; `None` for a
+    /// window model.
+    pub fn step_frames(&self) -> Option<usize> {
+        self.stream.as_ref().map(|s| s.step_frames)
     }
 
     /// Values per input window (`window_frames * n_features`).
@@ -223,7 +352,8 @@ impl KwsModel {
         Ok(out)
     }
 
-    /// [`predict`](Self::predict) into a caller buffer of one value per label.
+    /// [`predict`](Self::predict) into a caller buffer of one value per label. A streaming
+    /// model runs its steps over the window from a zero state.
     pub fn predict_into(&self, window: &[f32], out: &mut [f32]) -> Result<(), DetectorError> {
         if window.len() != self.input_len() {
             return Err(DetectorError::InputLength {
@@ -231,22 +361,104 @@ impl KwsModel {
                 actual: window.len(),
             });
         }
-        let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
-        let input = Tensor::from_shape(&[1, self.window_frames, self.config.n_features()], window)
-            .map_err(run)?;
-        let result = self.plan.run(tvec!(input.into())).map_err(run)?;
-        let output = result
-            .first()
-            .ok_or_else(|| DetectorError::Run("the model has no output".into()))?;
-        let view = output.try_as_plain_ram().map_err(run)?;
-        let probs = view.as_slice::<f32>().map_err(run)?;
-        if probs.len() != out.len() {
-            return Err(DetectorError::Shape {
-                expected: format!("{} outputs", out.len()),
-                found: format!("{} outputs", probs.len()),
+        match &self.stream {
+            None => {
+                let shape = [1, self.window_frames, self.config.n_features()];
+                self.run(&shape, window, out)
+            }
+            Some(s) => {
+                let mut state = self.new_state()?;
+                let step = s.step_frames * self.config.n_features();
+                for chunk in window.chunks(step) {
+                    self.step(chunk, &mut state, out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A zero state for [`step`](Self::step): the state of a stream that has just started.
+    /// An error for a window model.
+    pub fn new_state(&self) -> Result<StreamState, DetectorError> {
+        let s = self.stream.as_ref().ok_or(DetectorError::NotStreaming)?;
+        let runner = self
+            .plan
+            .spawn()
+            .map_err(|e| DetectorError::Run(format!("{e:#}")))?;
+        Ok(StreamState {
+            values: s
+                .states
+                .iter()
+                .map(|shape| vec![0.0; shape.iter().product()])
+                .collect(),
+            runner,
+        })
+    }
+
+    /// One step of a streaming model: `step_frames` new frames (frame after frame), the
+    /// probabilities of the window that ends with them into `out`, and `state` advanced.
+    pub fn step(
+        &self,
+        frames: &[f32],
+        state: &mut StreamState,
+        out: &mut [f32],
+    ) -> Result<(), DetectorError> {
+        let s = self.stream.as_ref().ok_or(DetectorError::NotStreaming)?;
+        let n = s.step_frames * self.config.n_features();
+        if frames.len() != n {
+            return Err(DetectorError::InputLength {
+                expected: n,
+                actual: frames.len(),
             });
         }
-        out.copy_from_slice(probs);
+        if state.values.len() != s.states.len() {
+            return Err(DetectorError::InputLength {
+                expected: s.states.len(),
+                actual: state.values.len(),
+            });
+        }
+        let shape = [1, s.step_frames, self.config.n_features()];
+        let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
+        let mut inputs: TVec<TValue> =
+            tvec!(Tensor::from_shape(&shape, frames).map_err(run)?.into());
+        for (values, shape) in state.values.iter().zip(&s.states) {
+            inputs.push(Tensor::from_shape(shape, values).map_err(run)?.into());
+        }
+        let result = state.runner.run(inputs).map_err(run)?;
+        copy_output(&result, 0, out, "probability")?;
+        for (i, values) in state.values.iter_mut().enumerate() {
+            copy_output(&result, i + 1, values, "state")?;
+        }
         Ok(())
     }
+
+    fn run(&self, shape: &[usize], input: &[f32], out: &mut [f32]) -> Result<(), DetectorError> {
+        let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
+        let features = Tensor::from_shape(shape, input).map_err(run)?;
+        let result = self.plan.run(tvec!(features.into())).map_err(run)?;
+        copy_output(&result, 0, out, "probability")
+    }
+}
+
+/// Copies output `index` of a run into `out`, checking its length.
+fn copy_output(
+    result: &TVec<TValue>,
+    index: usize,
+    out: &mut [f32],
+    what: &str,
+) -> Result<(), DetectorError> {
+    let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
+    let output = result
+        .get(index)
+        .ok_or_else(|| DetectorError::Run(format!("the model has no {what} output")))?;
+    let view = output.try_as_plain_ram().map_err(run)?;
+    let values = view.as_slice::<f32>().map_err(run)?;
+    if values.len() != out.len() {
+        return Err(DetectorError::Shape {
+            expected: format!("{} {what} values", out.len()),
+            found: format!("{}", values.len()),
+        });
+    }
+    out.copy_from_slice(values);
+    Ok(())
 }

@@ -25,10 +25,11 @@ fn bundled_model_matches_its_golden_outputs() {
     assert_eq!(model.feature_config(), &FeatureConfig::kws());
     let (inputs, in_shape) = npy("golden_inputs.npy");
     let (outputs, out_shape) = npy("golden_outputs.npy");
-    assert_eq!(in_shape[1..], [98, 40]);
+    let window = model.window_frames();
+    assert_eq!(in_shape[1..], [window as u64, 40]);
     assert_eq!(out_shape[1], 12);
     let mut worst = 0.0f32;
-    for (x, expected) in inputs.chunks(98 * 40).zip(outputs.chunks(12)) {
+    for (x, expected) in inputs.chunks(window * 40).zip(outputs.chunks(12)) {
         let probs = model.predict(x).expect("runs");
         for (a, b) in probs.iter().zip(expected) {
             worst = worst.max((a - b).abs());
@@ -99,5 +100,67 @@ fn mismatched_front_end_is_refused() {
     assert!(
         err.to_string()
             .contains("input has 10 values, the model takes 3920")
+    );
+}
+
+fn stream_model() -> KwsModel {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12_stream.onnx");
+    KwsModel::from_path(&path).expect("the streaming model loads")
+}
+
+#[test]
+fn streaming_model_steps_match_their_golden_outputs() {
+    // Golden outputs: onnxruntime running the steps from a zero state over each clip's last
+    // 96 frames (`export.py`); here tract does the same, one `step` at a time.
+    let model = stream_model();
+    assert_eq!(model.feature_config(), &FeatureConfig::kws());
+    let step = model.step_frames().expect("a streaming model");
+    assert_eq!(model.window_frames() % step, 0);
+    let (inputs, in_shape) = npy("golden_stream_inputs.npy");
+    let (outputs, _) = npy("golden_stream_outputs.npy");
+    assert_eq!(in_shape[1..], [model.window_frames() as u64, 40]);
+    let mut worst = 0.0f32;
+    let mut out = vec![0.0; 12];
+    for (x, expected) in inputs
+        .chunks(model.window_frames() * 40)
+        .zip(outputs.chunks(12))
+    {
+        let mut state = model.new_state().unwrap();
+        for frames in x.chunks(step * 40) {
+            model.step(frames, &mut state, &mut out).unwrap();
+        }
+        for (a, b) in out.iter().zip(expected) {
+            worst = worst.max((a - b).abs());
+        }
+        // `predict` on the whole window is the same computation.
+        let whole = model.predict(x).unwrap();
+        assert_eq!(whole, out);
+        // A reset state starts over.
+        state.reset();
+        let mut again = vec![0.0; 12];
+        for frames in x.chunks(step * 40) {
+            model.step(frames, &mut state, &mut again).unwrap();
+        }
+        assert_eq!(again, out);
+    }
+    eprintln!("streaming model, largest difference from onnxruntime: {worst:e}");
+    assert!(worst < 1e-4, "tract and onnxruntime differ by {worst}");
+}
+
+#[test]
+fn streaming_calls_are_checked() {
+    let window = KwsModel::bundled().unwrap();
+    assert!(window.step_frames().is_none());
+    assert!(matches!(
+        window.new_state(),
+        Err(DetectorError::NotStreaming)
+    ));
+    let model = stream_model();
+    let mut state = model.new_state().unwrap();
+    let mut out = vec![0.0; 12];
+    let err = model.step(&[0.0; 40], &mut state, &mut out).unwrap_err();
+    assert!(
+        matches!(err, DetectorError::InputLength { actual: 40, .. }),
+        "{err}"
     );
 }

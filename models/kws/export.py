@@ -9,7 +9,12 @@ checks it against, and prints the model card's figures.
   probabilities onnxruntime gives for them.
 - Figures: validation accuracy by speaker split, the confusion matrix (confusion.png).
 
-Usage: python models/kws/export.py [--work DIR] [--threshold 0.6]
+Streaming models (train.py --arch stream) get `hark.kind = kws-stream`, their step and state
+sizes, and golden outputs of their steps run from a zero state over each clip's last 96 frames.
+
+Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --out-dir D]
+  the streaming model: python models/kws/export.py --work ../kws-work-stream --model models/kws/kws12_stream.onnx
+  (its golden files and confusion matrix are named golden_stream_*.npy, confusion_stream.*)
 """
 
 import argparse
@@ -36,20 +41,29 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--threshold", type=float, default=0.6)
+    parser.add_argument("--model", default=str(KWS / "kws12.onnx"))
+    parser.add_argument("--out-dir", default=str(KWS), help="where golden files and the confusion matrix go")
     args = parser.parse_args()
     work = pathlib.Path(args.work)
-    path = KWS / "kws12.onnx"
+    out_dir = pathlib.Path(args.out_dir)
+    path = pathlib.Path(args.model)
 
     model = onnx.load(path)
     config = hark("config", "--preset", "kws").strip()
+    stream = len(model.graph.input) > 1
     props = {
-        "hark.kind": "kws",
+        "hark.kind": "kws-stream" if stream else "kws",
         "hark.labels": ",".join(LABELS),
         "hark.feature_config": config,
-        "hark.window_frames": "98",
+        "hark.window_frames": "96" if stream else "98",
         "hark.thresholds": ",".join(f"{w}:{args.threshold}" for w in WORDS),
-        "hark.version": "1",
+        "hark.version": "2" if stream else "1",
     }
+    if stream:
+        dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        props["hark.step_frames"] = str(dims(model.graph.input[0])[1])
+        shapes = [dims(i)[1:] for i in model.graph.input[1:]]
+        props["hark.state_shapes"] = ",".join("x".join(map(str, s)) for s in shapes)
     onnx.helper.set_model_props(model, props)
     model.doc_string = "Hark 12-class Speech Commands keyword model (DS-TCN); see models/kws/README.md"
     onnx.checker.check_model(model)
@@ -66,9 +80,23 @@ def main():
         assert x.shape == (98, 40), (clip, x.shape)
         inputs.append(x)
     inputs = np.stack(inputs).astype(np.float32)
-    outputs = np.concatenate([session.run(None, {"features": x[None]})[0] for x in inputs])
-    np.save(KWS / "golden_inputs.npy", inputs)
-    np.save(KWS / "golden_outputs.npy", outputs.astype(np.float32))
+    if stream:
+        step = int(props["hark.step_frames"])
+        inputs = inputs[:, -96:]
+        outputs = []
+        for x in inputs:
+            states = [np.zeros([1] + s, dtype=np.float32) for s in shapes]
+            for t in range(0, len(x), step):
+                feeds = {"features": x[None, t : t + step]}
+                feeds.update({f"state_{i}": s for i, s in enumerate(states)})
+                probs, *states = session.run(None, feeds)
+            outputs.append(probs)
+        outputs = np.concatenate(outputs)
+    else:
+        outputs = np.concatenate([session.run(None, {"features": x[None]})[0] for x in inputs])
+    prefix = "golden_stream_" if stream else "golden_"
+    np.save(out_dir / f"{prefix}inputs.npy", inputs)
+    np.save(out_dir / f"{prefix}outputs.npy", outputs.astype(np.float32))
     for clip, p in zip(clips, outputs):
         print(f"{clip}: {LABELS[int(p.argmax())]} {p.max():.3f}")
 
@@ -83,7 +111,7 @@ def main():
     confusion = np.zeros((len(LABELS), len(LABELS)), dtype=int)
     for t, p in zip(y, pred):
         confusion[t, p] += 1
-    np.savetxt(KWS / "confusion.tsv", confusion, fmt="%d", delimiter="\t",
+    np.savetxt(out_dir / ("confusion_stream.tsv" if stream else "confusion.tsv"), confusion, fmt="%d", delimiter="\t",
                header="\t".join(LABELS), comments="")
     try:
         import matplotlib
@@ -101,9 +129,9 @@ def main():
                             color="white" if norm[i, j] > 0.5 else "black")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"kws12, validation speakers (balanced accuracy {recall.mean():.3f})")
+        ax.set_title(f"{path.stem}, validation speakers (balanced accuracy {recall.mean():.3f})")
         fig.tight_layout()
-        fig.savefig(KWS / "confusion.png", dpi=110)
+        fig.savefig(out_dir / ("confusion_stream.png" if stream else "confusion.png"), dpi=110)
     except ImportError:
         print("matplotlib is not installed: confusion.png not drawn")
 

@@ -75,6 +75,133 @@ class Probabilities(nn.Module):
         return F.softmax(self.net(features), dim=1)
 
 
+# The streaming variant: the same DS-TCN with causal convolutions, so that a step model with
+# cached convolution inputs computes, 8 new frames at a time, exactly what the window model
+# computes on the whole window (zero state = zero padding). A strided layer's output j covers
+# inputs up to j * stride + stride - 1, so each 8-frame step yields one output of the last
+# block; the class scores average the last POOL of those (96 frames, 0.96 s).
+STEP = 8
+POOL = 12
+WINDOW = STEP * POOL
+
+
+class CausalBlock(nn.Module):
+    def __init__(self, channels, kernel, stride):
+        super().__init__()
+        self.dw = nn.Conv1d(channels, channels, kernel, stride=stride, groups=channels, bias=False)
+        self.bn1 = nn.BatchNorm1d(channels)
+        self.pw = nn.Conv1d(channels, channels, 1, bias=False)
+        self.bn2 = nn.BatchNorm1d(channels)
+        self.kernel, self.stride = kernel, stride
+        self.context = kernel - stride  # past inputs a step needs
+
+    def tail(self, x, y):
+        y = self.bn2(self.pw(F.relu(self.bn1(y))))
+        if self.stride > 1:
+            x = F.avg_pool1d(x, self.stride, self.stride)
+        return F.relu(x + y)
+
+    def forward(self, x):
+        return self.tail(x, self.dw(F.pad(x, (self.context, 0))))
+
+    def step(self, x, state):
+        full = torch.cat([state, x], dim=2)
+        return self.tail(x, self.dw(full)), full[:, :, full.shape[2] - self.context :]
+
+
+class CausalDSTCN(nn.Module):
+    def __init__(self, mean, std, bands=40, channels=64, classes=12):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, bands))
+        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32).view(1, 1, bands))
+        self.stem = nn.Conv1d(bands, channels, 5, stride=2, bias=False)
+        self.stem_context = 5 - 2
+        self.bn = nn.BatchNorm1d(channels)
+        self.blocks = nn.ModuleList([
+            CausalBlock(channels, 9, 1),
+            CausalBlock(channels, 9, 2),
+            CausalBlock(channels, 9, 1),
+            CausalBlock(channels, 9, 2),
+            CausalBlock(channels, 9, 1),
+        ])
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(channels, classes)
+        self.bands, self.channels = bands, channels
+
+    def forward(self, features):
+        # features: (batch, frames, bands), frames a multiple of STEP and at least WINDOW.
+        x = ((features - self.mean) * self.inv_std).transpose(1, 2)
+        x = F.relu(self.bn(self.stem(F.pad(x, (self.stem_context, 0)))))
+        for block in self.blocks:
+            x = block(x)
+        x = x[:, :, -POOL:].mean(dim=2)
+        return self.head(self.dropout(x))
+
+    def state_shapes(self):
+        shapes = [(self.bands, self.stem_context)]
+        shapes += [(self.channels, b.context) for b in self.blocks]
+        shapes.append((self.channels, POOL - 1))
+        return shapes
+
+    def state_size(self):
+        return sum(c * t for c, t in self.state_shapes())
+
+
+class StreamStep(nn.Module):
+    """One step of the streaming model: (1, STEP, bands) features and one state tensor per
+    layer in, class probabilities and the next states out. Batch norms are folded into the
+    convolutions (fewer operators per step: at 8 frames a step, per-operator overhead
+    dominates the cost)."""
+
+    def __init__(self, net):
+        super().__init__()
+        fold = torch.nn.utils.fusion.fuse_conv_bn_eval
+        self.mean, self.inv_std = net.mean, net.inv_std
+        self.stem = fold(net.stem, net.bn)
+        self.stem_context = net.stem_context
+        self.dw = nn.ModuleList([fold(b.dw, b.bn1) for b in net.blocks])
+        self.pw = nn.ModuleList([fold(b.pw, b.bn2) for b in net.blocks])
+        self.contexts = [b.context for b in net.blocks]
+        self.strides = [b.stride for b in net.blocks]
+        self.head = net.head
+        self.shapes = net.state_shapes()
+
+    def forward(self, features, *states):
+        x = ((features - self.mean) * self.inv_std).transpose(1, 2)
+        full = torch.cat([states[0], x], dim=2)
+        new = [full[:, :, full.shape[2] - self.stem_context :]]
+        x = F.relu(self.stem(full))
+        for dw, pw, context, stride, state in zip(self.dw, self.pw, self.contexts, self.strides, states[1:-1]):
+            full = torch.cat([state, x], dim=2)
+            new.append(full[:, :, full.shape[2] - context :])
+            y = pw(F.relu(dw(full)))
+            if stride > 1:
+                x = F.avg_pool1d(x, stride, stride)
+            x = F.relu(x + y)
+        pooled = torch.cat([states[-1], x], dim=2)
+        new.append(pooled[:, :, pooled.shape[2] - (POOL - 1) :])
+        probs = F.softmax(self.head(pooled[:, :, pooled.shape[2] - POOL :].mean(dim=2)), dim=1)
+        return (probs, *new)
+
+    def zero_states(self):
+        return [torch.zeros(1, c, t) for c, t in self.shapes]
+
+
+def with_context(xb, pool, rng):
+    """Most batches get 0-160 frames of history before their window: the end of two other
+    clips (speech, unknown words, silence or noise), as a stream has before any word. The
+    streaming model's state reaches back that far, so it must learn to decide on the last
+    second whatever came before it, and also from a zero state (the start of a stream)."""
+    window = xb[:, -WINDOW:]
+    if rng.random() < 0.2:
+        return window
+    steps = int(rng.integers(1, 21))
+    a = pool[rng.integers(0, len(pool), len(xb))]
+    b = pool[rng.integers(0, len(pool), len(xb))]
+    history = torch.cat([a, b], dim=1)[:, -steps * STEP :]
+    return torch.cat([history, window], dim=1)
+
+
 def spec_augment(x, rng):
     """Two time masks of up to 12 frames and two band masks of up to 6 bands, per example."""
     b, t, f = x.shape
@@ -107,11 +234,36 @@ def macs(model, frames=98, bands=40):
     return total
 
 
+def step_macs(model):
+    """Multiply-adds of one streaming step: the window's convolutions scaled to STEP frames,
+    plus the head."""
+    head = model.head.in_features * model.head.out_features
+    return (macs(model, frames=WINDOW) - head) * STEP // WINDOW + head
+
+
+def check_step(model, step, clips, frames):
+    """The step model from zero state must reproduce the window model exactly."""
+    with torch.no_grad():
+        for clip in clips:
+            states = step.zero_states()
+            for t in range(0, WINDOW, frames):
+                probs, *states = step(clip[None, t : t + frames], *states)
+            want = F.softmax(model(clip[None]), dim=1)
+            err = (probs - want).abs().max().item()
+            assert err < 1e-5, f"step model differs from the window model by {err}"
+    print("step model matches the window model")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--arch", choices=["stream", "window"], default="stream")
+    parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
+                        help="frames per streaming step in the exported model (a multiple of 8)")
+    parser.add_argument("--export-only", action="store_true",
+                        help="skip training: export WORK/<arch>_weights.pt from an earlier run")
     parser.add_argument("--out", default=str(ROOT / "models" / "kws" / "kws12.onnx"))
     args = parser.parse_args()
     work = pathlib.Path(args.work)
@@ -125,9 +277,16 @@ def main():
     # Fill the masks with the band means: zero after normalisation.
     tx_t, vx_t = torch.from_numpy(tx), torch.from_numpy(vx)
     mean_t = torch.from_numpy(mean.astype(np.float32))
-    model = DSTCN(mean, std)
+    stream = args.arch == "stream"
+    if stream:
+        model = CausalDSTCN(mean, std)
+        vx_t = vx_t[:, -WINDOW:]
+        cost = f"multiply-adds {macs(model, frames=WINDOW)} per window, {step_macs(model)} per {STEP}-frame step"
+    else:
+        model = DSTCN(mean, std)
+        cost = f"multiply-adds {macs(model)} per window"
     params = sum(p.numel() for p in model.parameters())
-    print(f"parameters {params}, multiply-adds {macs(model)}")
+    print(f"{args.arch} model: parameters {params}, {cost}")
 
     counts = np.bincount(ty, minlength=len(LABELS))
     weights = torch.tensor(counts.sum() / (len(LABELS) * counts), dtype=torch.float32)
@@ -135,14 +294,17 @@ def main():
     steps_per_epoch = int(np.ceil(len(ty) / 128))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch)
     best, best_state = -1.0, None
+    if args.export_only:
+        best_state = torch.load(work / f"{args.arch}_weights.pt")
+        args.epochs = 0
     for epoch in range(args.epochs):
         model.train()
         order = rng.permutation(len(ty))
         start, total_loss = time.time(), 0.0
         for i in range(steps_per_epoch):
             idx = order[i * 128 : (i + 1) * 128]
-            xb = tx_t[idx] - mean_t
-            xb = spec_augment(xb, rng) + mean_t
+            xb = with_context(tx_t[idx], tx_t, rng) if stream else tx_t[idx]
+            xb = spec_augment(xb - mean_t, rng) + mean_t
             yb = torch.from_numpy(ty[idx])
             loss = F.cross_entropy(model(xb), yb, weight=weights, label_smoothing=0.1)
             opt.zero_grad()
@@ -165,11 +327,23 @@ def main():
     with torch.no_grad():
         probs = F.softmax(model(vx_t), dim=1).numpy()
     np.save(work / "val_probs.npy", probs)
+    torch.save(model.state_dict(), work / f"{args.arch}_weights.pt")
     out = pathlib.Path(args.out)
-    torch.onnx.export(
-        Probabilities(model), torch.zeros(1, 98, 40), out,
-        input_names=["features"], output_names=["probabilities"], opset_version=17, dynamo=False,
-    )
+    if stream:
+        step = StreamStep(model).eval()
+        check_step(model, step, vx_t[:4], args.step)
+        n = len(step.shapes)
+        torch.onnx.export(
+            step, (torch.zeros(1, args.step, 40), *step.zero_states()), out,
+            input_names=["features"] + [f"state_{i}" for i in range(n)],
+            output_names=["probabilities"] + [f"next_state_{i}" for i in range(n)],
+            opset_version=17, dynamo=False,
+        )
+    else:
+        torch.onnx.export(
+            Probabilities(model), torch.zeros(1, 98, 40), out,
+            input_names=["features"], output_names=["probabilities"], opset_version=17, dynamo=False,
+        )
     print(f"best balanced val accuracy {best:.4f}; wrote {out}")
 
 
