@@ -1,5 +1,5 @@
-//! `hark features`: a WAV file in, a float32 .npy of shape (frames, bins) out (or
-//! (segments, frames, bins) with `--segment`).
+//! `hark features`: audio or sensor samples in (WAV, FLAC, raw PCM or CSV), a float32 .npy of
+//! shape (frames, bins) out (or (segments, frames, bins) with `--segment`).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -9,13 +9,16 @@ use anyhow::{Context, Result, bail};
 use hark_dsp::{FeatureConfig, Frontend};
 use npyz::WriterBuilder;
 
-use crate::wav::{ChannelSelect, WavSource};
+use crate::input::{self, InputArgs, Reader};
 
 /// Arguments of `hark features`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The WAV file (any rate and channel count; channels are mixed to mono).
+    /// The input: a WAV or FLAC file (any rate and channel count; channels are mixed to mono),
+    /// raw PCM or CSV (`--format`), or `-` for stdin.
     input: PathBuf,
+    #[command(flatten)]
+    source: InputArgs,
     /// Where to write the features.
     #[arg(short, long)]
     output: PathBuf,
@@ -30,9 +33,6 @@ pub struct Args {
     /// training data: many clips joined into one file.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     segment: Option<u64>,
-    /// Use only this channel (from 0) instead of the mean of all channels.
-    #[arg(long)]
-    channel: Option<usize>,
     /// Print one JSON line of statistics to stderr: audio seconds, frames, CPU seconds spent
     /// in the front end and CPU seconds per audio second. The file is decoded into memory
     /// first so that only the front end is timed.
@@ -45,8 +45,11 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let config = FeatureConfig::preset(&args.preset)
         .with_context(|| format!("unknown preset {}", args.preset))?;
-    let select = args.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
-    let mut source = WavSource::open(&args.input, select)?;
+    let mut source = Reader::new(
+        input::open(&args.input, &args.source)?,
+        &args.source,
+        &args.input,
+    );
     let frontend = Frontend::new(source.rate(), config.clone())
         .with_context(|| format!("{}: cannot build the front end", args.input.display()))?;
     let chunk_len = usize::try_from(args.chunk).unwrap_or(4096);
@@ -68,7 +71,7 @@ pub fn run(args: &Args) -> Result<()> {
     if args.stats {
         // Decode everything first so that the clock sees only the front end.
         let mut signal = Vec::new();
-        while source.read_mono(chunk_len, &mut chunk)? > 0 {
+        while source.next(chunk_len, &mut chunk)? > 0 {
             signal.extend_from_slice(&chunk);
         }
         let start = cpu_time::ThreadTime::now();
@@ -78,7 +81,7 @@ pub fn run(args: &Args) -> Result<()> {
         feeder.end();
         cpu = start.elapsed();
     } else {
-        while source.read_mono(chunk_len, &mut chunk)? > 0 {
+        while source.next(chunk_len, &mut chunk)? > 0 {
             feeder.feed(&chunk)?;
         }
         feeder.end();

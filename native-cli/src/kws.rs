@@ -6,14 +6,16 @@ use anyhow::{Context, Result, bail};
 use hark_detector::{DetectorParams, KwsModel, Pipeline};
 use serde_json::json;
 
-use crate::wav::{ChannelSelect, WavSource};
+use crate::input::{self, InputArgs, Reader};
 
 /// Arguments of `hark classify`.
 #[derive(Debug, clap::Args)]
 pub struct ClassifyArgs {
-    /// WAV clips (about one second each; longer ones are scanned).
+    /// Audio clips, WAV or FLAC (about one second each; longer ones are scanned).
     #[arg(required = true)]
     clips: Vec<PathBuf>,
+    #[command(flatten)]
+    source: InputArgs,
     /// An ONNX keyword model (default: the bundled 12-class model).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -25,8 +27,11 @@ pub struct ClassifyArgs {
 /// Arguments of `hark detect`.
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// A WAV recording of any length, rate and channel count.
+    /// A recording of any length, rate and channel count: WAV, FLAC, raw PCM (`--format`), or
+    /// `-` for stdin.
     stream: PathBuf,
+    #[command(flatten)]
+    source: InputArgs,
     /// An ONNX keyword model (default: the bundled 12-class model).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -36,12 +41,13 @@ pub struct DetectArgs {
     /// One threshold for every keyword instead of the model's own.
     #[arg(long, value_parser = threshold)]
     threshold: Option<f32>,
-    /// Run the model every N feature frames (10 ms each).
+    /// Run a window model every N feature frames (10 ms each); a streaming model (the
+    /// bundled one) runs on its own step and ignores this.
     #[arg(long, default_value_t = DetectorParams::default().stride_frames)]
     stride: usize,
 }
 
-fn threshold(text: &str) -> Result<f32, String> {
+pub(crate) fn threshold(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
         Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
         _ => Err(format!("{text} is not a number in (0, 1]")),
@@ -56,8 +62,8 @@ pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
     }
 }
 
-fn read_all(path: &Path) -> Result<(Vec<f32>, hark_dsp::SampleRate)> {
-    let mut source = WavSource::open(path, ChannelSelect::Mix)?;
+fn read_all(path: &Path, args: &InputArgs) -> Result<(Vec<f32>, hark_dsp::SampleRate)> {
+    let mut source = input::open(path, args)?;
     let mut all = Vec::new();
     let mut chunk = Vec::new();
     while source.read_mono(1 << 16, &mut chunk)? > 0 {
@@ -71,7 +77,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
     let model = load_model(args.model.as_deref())?;
     let mut failed = 0;
     for clip in &args.clips {
-        let result = read_all(clip).and_then(|(samples, rate)| {
+        let result = read_all(clip, &args.source).and_then(|(samples, rate)| {
             model
                 .classify(&samples, rate)
                 .with_context(|| format!("{}", clip.display()))
@@ -100,7 +106,11 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
 /// Runs `hark detect`.
 pub fn detect(args: &DetectArgs) -> Result<()> {
     let model = load_model(args.model.as_deref())?;
-    let mut source = WavSource::open(&args.stream, ChannelSelect::Mix)?;
+    let mut source = Reader::new(
+        input::open(&args.stream, &args.source)?,
+        &args.source,
+        &args.stream,
+    );
     let thresholds = args.threshold.map(|t| {
         model
             .thresholds()
@@ -127,7 +137,7 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     };
     let mut chunk = Vec::new();
     let mut offset = 0u64;
-    while source.read_mono(4096, &mut chunk)? > 0 {
+    while source.next(4096, &mut chunk)? > 0 {
         pipeline
             .push(&chunk, print)
             .with_context(|| format!("{}: after sample frame {offset}", args.stream.display()))?;
@@ -137,6 +147,6 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     Ok(())
 }
 
-fn round(x: f32) -> f64 {
+pub(crate) fn round(x: f32) -> f64 {
     (f64::from(x) * 1000.0).round() / 1000.0
 }

@@ -4,7 +4,10 @@
 //! that failed), 2 a usage error (unknown flag or value).
 
 mod features;
+mod flac;
+mod input;
 mod kws;
+mod listen;
 mod wav;
 
 use std::process::ExitCode;
@@ -28,6 +31,11 @@ enum Command {
     Classify(kws::ClassifyArgs),
     /// Spot keywords in a recording: one line (or JSON line) per event.
     Detect(kws::DetectArgs),
+    /// Spot keywords live from an input device (a microphone): one line (or JSON line) per
+    /// event.
+    Listen(listen::ListenArgs),
+    /// List the input devices, with their ids for `listen --device` and their configurations.
+    Devices(listen::DevicesArgs),
     /// Print a feature preset in the text form models carry in their metadata.
     Config {
         /// The preset.
@@ -42,6 +50,8 @@ fn main() -> ExitCode {
         Command::Features(args) => features::run(&args),
         Command::Classify(args) => kws::classify(&args),
         Command::Detect(args) => kws::detect(&args),
+        Command::Listen(args) => listen::listen(&args),
+        Command::Devices(args) => listen::devices(&args),
         Command::Config { preset } => hark_dsp::FeatureConfig::preset(&preset)
             .map(|c| println!("{c}"))
             .ok_or_else(|| anyhow::anyhow!("unknown preset {preset}")),

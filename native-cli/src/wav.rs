@@ -8,14 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use hark_dsp::SampleRate;
 
-/// Which channel(s) become the mono signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelSelect {
-    /// The mean of all channels.
-    Mix,
-    /// One channel, counted from 0.
-    Only(usize),
-}
+use crate::input::{ChannelSelect, Source};
 
 /// A WAV file being read.
 pub struct WavSource {
@@ -26,30 +19,24 @@ pub struct WavSource {
     select: ChannelSelect,
     scale: f32,
     float: bool,
+    lenient: bool,
+    ended: bool,
+    /// An error met after some frames of a chunk, reported on the next read.
+    deferred: Option<anyhow::Error>,
     frames_read: u64,
 }
 
 impl WavSource {
-    /// Opens `path` and checks its header.
-    pub fn open(path: &Path, select: ChannelSelect) -> Result<Self> {
+    /// Opens `path` and checks its header. With `lenient`, corrupt or truncated data ends the
+    /// input with a warning instead of an error.
+    pub fn open(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
         let reader = hound::WavReader::open(path)
             .with_context(|| format!("cannot read WAV file {}", path.display()))?;
         let spec = reader.spec();
         let rate = SampleRate::new(spec.sample_rate)
             .with_context(|| format!("{}: sample rate is 0 Hz", path.display()))?;
         let channels = usize::from(spec.channels);
-        if channels == 0 {
-            bail!("{}: the header declares 0 channels", path.display());
-        }
-        if let ChannelSelect::Only(k) = select
-            && k >= channels
-        {
-            bail!(
-                "{}: channel {k} asked for, but the file has {channels} (0 to {})",
-                path.display(),
-                channels - 1
-            );
-        }
+        select.check(&path.display().to_string(), channels)?;
         let float = spec.sample_format == hound::SampleFormat::Float;
         let scale = if float {
             1.0
@@ -64,18 +51,55 @@ impl WavSource {
             select,
             scale,
             float,
+            lenient,
+            ended: false,
+            deferred: None,
             frames_read: 0,
         })
     }
+}
 
-    /// The file's sample rate.
-    pub fn rate(&self) -> SampleRate {
+impl Source for WavSource {
+    fn rate(&self) -> SampleRate {
         self.rate
     }
 
-    /// Reads up to `max_frames` frames into `out` (cleared first) as mono. `Ok(0)` at the end.
-    pub fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+    fn total_frames(&self) -> Option<u64> {
+        Some(u64::from(self.reader.duration()))
+    }
+
+    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        if self.ended {
+            return Ok(0);
+        }
+        match self.read_inner(max_frames, out) {
+            Ok(n) => Ok(n),
+            Err(e) if !self.lenient && !out.is_empty() => {
+                self.ended = true;
+                self.frames_read += out.len() as u64;
+                self.deferred = Some(e);
+                Ok(out.len())
+            }
+            Err(e) if self.lenient => {
+                eprintln!(
+                    "hark: warning: {e:#}; keeping the {} frames before it",
+                    self.frames_read + out.len() as u64
+                );
+                self.ended = true;
+                self.frames_read += out.len() as u64;
+                Ok(out.len())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl WavSource {
+    fn read_inner(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         let channels = self.channels;
         let mut frame_sum = 0.0f32;
         let mut in_frame = 0;
@@ -121,6 +145,7 @@ impl WavSource {
             }
         }
         if !values_read.is_multiple_of(channels as u64) {
+            self.ended = true;
             bail!(
                 "{}: the data ends in the middle of a sample frame ({} of {} channels)",
                 self.path.display(),

@@ -115,11 +115,7 @@ fn bad_input_is_a_clear_error_never_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("x.npy");
     let out = out.to_str().expect("utf-8");
-    let flac = data_dir().join("bad_inputs/alexa_126_lost_sync.flac");
-    let cases: Vec<(PathBuf, &str)> = vec![
-        (flac, "cannot read WAV file"),
-        (dir.path().join("missing.wav"), "No such file"),
-    ];
+    let cases: Vec<(PathBuf, &str)> = vec![(dir.path().join("missing.wav"), "cannot open")];
     let clip = data_dir().join("speech_commands_v0.02_dev/yes/0bac8a71_nohash_0.wav");
     let bytes = std::fs::read(&clip).expect("clip");
     let truncated = dir.path().join("truncated.wav");

@@ -83,7 +83,8 @@ fn bad_models_and_inputs_are_clear_errors() {
         stderr.contains("fake.onnx") && stderr.contains("cannot load the ONNX model"),
         "{stderr}"
     );
-    let bad = data_dir().join("bad_inputs/alexa_127_decoder_error.flac");
+    let bad = dir.path().join("not_audio.wav");
+    std::fs::write(&bad, b"RIFF but nothing else").unwrap();
     let good = data_dir().join("speech_commands_v0.02_dev/down/0c40e715_nohash_0.wav");
     let out = hark(&["classify", bad.to_str().unwrap(), good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "one of two clips failed");
@@ -91,7 +92,25 @@ fn bad_models_and_inputs_are_clear_errors() {
         String::from_utf8_lossy(&out.stdout).contains("down"),
         "the good clip is still classified"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("alexa_127_decoder_error.flac"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_audio.wav"));
     let out = hark(&["detect", sample.to_str().unwrap(), "--threshold", "1.5"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_streaming_model_spots_the_sample_keywords() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12_stream.onnx");
+    let lines = json_lines(&hark(&[
+        "detect",
+        sample.to_str().unwrap(),
+        "--json",
+        "--model",
+        model.to_str().unwrap(),
+    ]));
+    let keywords: Vec<&str> = lines
+        .iter()
+        .map(|l| l["keyword"].as_str().unwrap())
+        .collect();
+    assert_eq!(keywords, ["yes", "no", "left", "right", "stop", "go"]);
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The shared data directory (`HARK_DATA`, or `../shared/data` beside the checkout).
+#[allow(dead_code)] // not every test file uses it
 pub fn data_dir() -> PathBuf {
     std::env::var_os("HARK_DATA")
         .map(PathBuf::from)
@@ -16,4 +17,37 @@ pub fn hark(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("hark runs")
+}
+
+/// Runs the `hark` binary with extra environment variables.
+#[allow(dead_code)] // not every test file uses it
+pub fn hark_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hark"));
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("hark runs")
+}
+
+/// Runs the `hark` binary with `stdin` as its standard input.
+#[allow(dead_code)] // not every test file uses it
+pub fn hark_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hark starts");
+    let mut input = child.stdin.take().expect("stdin");
+    let bytes = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // hark may stop reading early (a fatal bad line): a broken pipe is fine.
+        let _ = input.write_all(&bytes);
+    });
+    let output = child.wait_with_output().expect("hark runs");
+    writer.join().expect("writer thread");
+    output
 }

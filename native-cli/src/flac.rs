@@ -1,0 +1,229 @@
+//! FLAC input as mono `f32` chunks, decoded with symphonia.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use hark_dsp::SampleRate;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as DecodeError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+use crate::input::{ChannelSelect, Source};
+
+/// A FLAC file being decoded.
+pub struct FlacSource {
+    name: String,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    rate: SampleRate,
+    channels: usize,
+    total: Option<u64>,
+    select: ChannelSelect,
+    lenient: bool,
+    /// Decoded mono samples not handed out yet.
+    pending: Vec<f32>,
+    pending_at: usize,
+    interleaved: Vec<f32>,
+    /// Frames decoded so far (the offset of the next packet).
+    decoded: u64,
+    damaged: u64,
+    ended: bool,
+    /// An error met after some frames of a chunk: reported on the next read, so that the
+    /// frames before the damage are still processed.
+    deferred: Option<anyhow::Error>,
+}
+
+impl FlacSource {
+    /// Opens `path` and reads its stream header. With `lenient`, a damaged frame becomes
+    /// silence of its length (or ends the input if its length is unknown) with a warning,
+    /// instead of an error.
+    pub fn open(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
+        let stream = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        hint.with_extension("flac");
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                stream,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| anyhow!("{name}: not a readable FLAC stream: {e}"))?;
+        let track = format
+            .default_track(TrackType::Audio)
+            .with_context(|| format!("{name}: no audio track"))?;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .with_context(|| format!("{name}: no audio codec parameters"))?;
+        let rate = params
+            .sample_rate
+            .and_then(SampleRate::new)
+            .with_context(|| format!("{name}: the stream header has no sample rate"))?;
+        let channels = params
+            .channels
+            .as_ref()
+            .map(|c| c.count())
+            .with_context(|| format!("{name}: the stream header has no channel count"))?;
+        select.check(&name, channels)?;
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(params, &AudioDecoderOptions::default().verify(true))
+            .map_err(|e| anyhow!("{name}: cannot decode: {e}"))?;
+        let total = track.num_frames;
+        let track_id = track.id;
+        Ok(FlacSource {
+            name,
+            format,
+            decoder,
+            track_id,
+            rate,
+            channels,
+            total,
+            select,
+            lenient,
+            pending: Vec::new(),
+            pending_at: 0,
+            interleaved: Vec::new(),
+            decoded: 0,
+            damaged: 0,
+            ended: false,
+            deferred: None,
+        })
+    }
+
+    /// Decodes the next packet into `pending`; `false` at the end.
+    fn decode_next(&mut self) -> Result<bool> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return self.verify(),
+                Err(DecodeError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return self.verify();
+                }
+                Err(e) => {
+                    return self.damage(&format!("{e}"), None);
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let length = packet.dur.get();
+            // The demuxer skips what it cannot parse and resynchronises: a packet that starts
+            // later than the audio so far marks frames lost to damage.
+            let gap = u64::try_from(packet.pts.get())
+                .unwrap_or(0)
+                .saturating_sub(self.decoded);
+            self.pending.clear();
+            self.pending_at = 0;
+            if gap > 0 {
+                let what = format!("{gap} frames could not be decoded (the decoder lost sync)");
+                self.damage(&what, Some(gap))?;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(buffer) => {
+                    buffer.copy_to_vec_interleaved(&mut self.interleaved);
+                    let before = self.pending.len();
+                    self.select
+                        .mono(&self.interleaved, self.channels, &mut self.pending);
+                    self.decoded += (self.pending.len() - before) as u64;
+                    return Ok(true);
+                }
+                Err(DecodeError::DecodeError(what)) => {
+                    return self.damage(what, Some(length));
+                }
+                Err(e) => return self.damage(&format!("{e}"), None),
+            }
+        }
+    }
+
+    /// At the end: the decoded audio against the MD5 sum in the stream header, when there is
+    /// one and nothing was damaged (a mismatch means corruption the decoder did not notice).
+    fn verify(&mut self) -> Result<bool> {
+        if let Some(total) = self.total
+            && self.decoded < total
+        {
+            let what = format!("the stream ends early (truncated: {total} frames in its header)");
+            return self.damage(&what, None);
+        }
+        let verdict = self.decoder.finalize().verify_ok;
+        if self.damaged == 0 && verdict == Some(false) {
+            return self.damage(
+                "the decoded audio does not match the MD5 sum in its header",
+                None,
+            );
+        }
+        Ok(false)
+    }
+
+    /// A damaged stream at the current offset: an error, or with `lenient` a warning and
+    /// silence for the damaged frame (the end of the input if its length is unknown).
+    fn damage(&mut self, what: &str, length: Option<u64>) -> Result<bool> {
+        let message = format!(
+            "{}: corrupt FLAC data at sample frame {}: {what}",
+            self.name, self.decoded
+        );
+        if !self.lenient {
+            bail!("{message} (--lenient keeps what decodes)");
+        }
+        self.damaged += 1;
+        match length.filter(|&n| n > 0 && n <= 1 << 20) {
+            Some(n) => {
+                eprintln!("hark: warning: {message}; {n} frames of silence in its place");
+                self.pending.resize(self.pending.len() + n as usize, 0.0);
+                self.decoded += n;
+                Ok(true)
+            }
+            None => {
+                eprintln!(
+                    "hark: warning: {message}; the input ends there ({} frames kept)",
+                    self.decoded
+                );
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Source for FlacSource {
+    fn rate(&self) -> SampleRate {
+        self.rate
+    }
+
+    fn total_frames(&self) -> Option<u64> {
+        self.total
+    }
+
+    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        while out.len() < max_frames && !self.ended {
+            if self.pending_at == self.pending.len() {
+                match self.decode_next() {
+                    Ok(true) => continue,
+                    Ok(false) => self.ended = true,
+                    Err(e) => {
+                        self.ended = true;
+                        if out.is_empty() {
+                            return Err(e);
+                        }
+                        self.deferred = Some(e);
+                    }
+                }
+                continue;
+            }
+            let take = (max_frames - out.len()).min(self.pending.len() - self.pending_at);
+            out.extend_from_slice(&self.pending[self.pending_at..self.pending_at + take]);
+            self.pending_at += take;
+        }
+        Ok(out.len())
+    }
+}

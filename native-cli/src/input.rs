@@ -1,0 +1,477 @@
+//! Inputs of every command that reads audio or sensor samples: WAV and FLAC files, raw PCM and
+//! CSV sensor lines on stdin. Each becomes a [`Source`] of mono `f32` chunks; [`Reader`] adds
+//! real-time pacing and a progress bar.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hark_dsp::SampleRate;
+
+use crate::flac::FlacSource;
+use crate::wav::WavSource;
+
+/// Which channel(s) become the mono signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelSelect {
+    /// The mean of all channels.
+    Mix,
+    /// One channel, counted from 0.
+    Only(usize),
+}
+
+impl ChannelSelect {
+    /// Checks the choice against a channel count.
+    pub fn check(self, name: &str, channels: usize) -> Result<()> {
+        if channels == 0 {
+            bail!("{name}: the input declares 0 channels");
+        }
+        if let ChannelSelect::Only(k) = self
+            && k >= channels
+        {
+            bail!(
+                "{name}: channel {k} asked for, but the input has {channels} (0 to {})",
+                channels - 1
+            );
+        }
+        Ok(())
+    }
+
+    /// Mixes (or picks from) interleaved frames into `out`.
+    pub fn mono(self, interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+        for frame in interleaved.chunks_exact(channels) {
+            out.push(match self {
+                ChannelSelect::Mix => frame.iter().sum::<f32>() / channels as f32,
+                ChannelSelect::Only(k) => frame[k],
+            });
+        }
+    }
+}
+
+/// How an input is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// From the file's first bytes (RIFF/RF64: WAV, fLaC: FLAC) or a `.csv` name.
+    Auto,
+    /// WAV: PCM 8 to 32 bit or float, any channel count, WAVE_FORMAT_EXTENSIBLE included.
+    Wav,
+    /// FLAC.
+    Flac,
+    /// Raw interleaved signed 16-bit little-endian PCM (needs --rate, --channels).
+    S16le,
+    /// Raw interleaved 32-bit float little-endian PCM (needs --rate, --channels).
+    F32le,
+    /// Text lines of sensor readings, `timestamp,value` or just `value` (needs --rate).
+    Csv,
+}
+
+/// What to do with a malformed CSV line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BadLines {
+    /// Report it on stderr with its line number and go on.
+    Skip,
+    /// Stop with an error naming the line.
+    Fail,
+}
+
+/// Longest CSV line accepted, in bytes.
+pub const MAX_LINE: usize = 4096;
+
+/// Input options shared by the commands that read samples.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// The input's format; `-` (stdin) needs s16le, f32le or csv.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Sample rate of raw PCM or CSV input, in Hz (samples per second for sensors).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: Option<u32>,
+    /// Interleaved channels of raw PCM input.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub channels: u16,
+    /// Use only this channel (from 0) instead of the mean of all channels.
+    #[arg(long)]
+    pub channel: Option<usize>,
+    /// On corrupt or truncated data, warn and keep what decoded (damaged FLAC frames become
+    /// silence of the same length) instead of stopping with an error.
+    #[arg(long)]
+    pub lenient: bool,
+    /// A malformed CSV line (not a number, or longer than 4096 bytes): skip it with a
+    /// warning, or fail.
+    #[arg(long, value_enum, default_value_t = BadLines::Skip)]
+    pub bad_lines: BadLines,
+    /// Pace file input at real speed (for demos); otherwise it runs as fast as it can.
+    #[arg(long)]
+    pub realtime: bool,
+}
+
+impl InputArgs {
+    fn select(&self) -> ChannelSelect {
+        self.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only)
+    }
+}
+
+/// Mono samples from a file or stream.
+pub trait Source {
+    /// The input's sample rate.
+    fn rate(&self) -> SampleRate;
+    /// Reads up to `max_frames` frames into `out` (cleared first) as mono; `Ok(0)` at the end.
+    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize>;
+    /// Frames in the whole input, when the header says.
+    fn total_frames(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Opens `path` (`-` for stdin) as the arguments say.
+pub fn open(path: &Path, args: &InputArgs) -> Result<Box<dyn Source>> {
+    let name = path.display().to_string();
+    let stdin = path == Path::new("-");
+    let format = match args.format {
+        Format::Auto if stdin => {
+            bail!("reading stdin needs --format s16le, f32le or csv (and --rate)")
+        }
+        Format::Auto => sniff(path)?,
+        f => f,
+    };
+    let rate = || -> Result<SampleRate> {
+        let hz = args
+            .rate
+            .with_context(|| format!("{}: {format:?} input needs --rate", path.display()))?;
+        SampleRate::new(hz).with_context(|| format!("{}: --rate must be above 0", path.display()))
+    };
+    let reader = |path: &Path| -> Result<Box<dyn Read>> {
+        if stdin {
+            Ok(Box::new(std::io::stdin().lock()))
+        } else {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            Ok(Box::new(file))
+        }
+    };
+    Ok(match format {
+        Format::Wav if stdin => bail!("WAV on stdin is not supported: give the file's path"),
+        Format::Flac if stdin => bail!("FLAC on stdin is not supported: give the file's path"),
+        Format::Wav => Box::new(WavSource::open(path, args.select(), args.lenient)?),
+        Format::Flac => Box::new(FlacSource::open(path, args.select(), args.lenient)?),
+        Format::S16le | Format::F32le => {
+            let channels = usize::from(args.channels);
+            args.select().check(&name, channels)?;
+            Box::new(RawSource {
+                name,
+                reader: BufReader::with_capacity(1 << 16, reader(path)?),
+                float: format == Format::F32le,
+                rate: rate()?,
+                channels,
+                select: args.select(),
+                lenient: args.lenient,
+                bytes: Vec::new(),
+                values: Vec::new(),
+                frames_read: 0,
+            })
+        }
+        Format::Csv => {
+            if args.channel.is_some_and(|k| k > 0) {
+                bail!("{name}: CSV input has one value column: channel 0 only");
+            }
+            Box::new(CsvSource {
+                name,
+                reader: BufReader::with_capacity(1 << 16, reader(path)?),
+                rate: rate()?,
+                bad_lines: args.bad_lines,
+                line: Vec::with_capacity(MAX_LINE + 1),
+                line_number: 0,
+                skipped: 0,
+            })
+        }
+        Format::Auto => unreachable!("resolved above"),
+    })
+}
+
+/// The format of a file from its first bytes or its name.
+fn sniff(path: &Path) -> Result<Format> {
+    let mut magic = [0u8; 4];
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let n = file
+        .read(&mut magic)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let by_name = |ext: &str| {
+        path.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    };
+    Ok(match &magic[..n] {
+        b"RIFF" | b"RF64" => Format::Wav,
+        b"fLaC" => Format::Flac,
+        _ if by_name("csv") => Format::Csv,
+        _ if by_name("wav") => Format::Wav,
+        _ if by_name("flac") => Format::Flac,
+        _ => bail!(
+            "{}: not a WAV or FLAC file (first bytes {:02x?}); for raw PCM or CSV give --format",
+            path.display(),
+            &magic[..n]
+        ),
+    })
+}
+
+/// Raw interleaved PCM.
+struct RawSource {
+    name: String,
+    reader: BufReader<Box<dyn Read>>,
+    float: bool,
+    rate: SampleRate,
+    channels: usize,
+    select: ChannelSelect,
+    lenient: bool,
+    bytes: Vec<u8>,
+    values: Vec<f32>,
+    frames_read: u64,
+}
+
+impl Source for RawSource {
+    fn rate(&self) -> SampleRate {
+        self.rate
+    }
+
+    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        let width = if self.float { 4 } else { 2 };
+        let frame_bytes = width * self.channels;
+        self.bytes.resize(max_frames * frame_bytes, 0);
+        // Fill as much as the stream gives (a pipe delivers in pieces).
+        let mut filled = 0;
+        while filled < self.bytes.len() {
+            match self.reader.read(&mut self.bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "{}: read failed after sample frame {}",
+                            self.name, self.frames_read
+                        )
+                    });
+                }
+            }
+        }
+        let whole = filled / frame_bytes * frame_bytes;
+        if whole < filled {
+            let message = format!(
+                "{}: the stream ends in the middle of a sample frame ({} stray bytes after sample frame {})",
+                self.name,
+                filled - whole,
+                self.frames_read + (whole / frame_bytes) as u64
+            );
+            if !self.lenient {
+                bail!(message);
+            }
+            eprintln!("hark: warning: {message}; they are dropped");
+        }
+        self.values.clear();
+        if self.float {
+            self.values.extend(
+                self.bytes[..whole]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        } else {
+            self.values.extend(
+                self.bytes[..whole]
+                    .chunks_exact(2)
+                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0),
+            );
+        }
+        self.select.mono(&self.values, self.channels, out);
+        self.frames_read += out.len() as u64;
+        Ok(out.len())
+    }
+}
+
+/// CSV sensor readings, one per line: `value` or `timestamp,value`. A first line that is not
+/// a number is taken as a header.
+struct CsvSource {
+    name: String,
+    reader: BufReader<Box<dyn Read>>,
+    rate: SampleRate,
+    bad_lines: BadLines,
+    line: Vec<u8>,
+    line_number: u64,
+    skipped: u64,
+}
+
+impl CsvSource {
+    /// The next line (without its end), or `None` at the end; an over-long line is consumed
+    /// and reported as `Err(())`.
+    fn next_line(&mut self) -> Result<Option<std::result::Result<(), ()>>> {
+        self.line.clear();
+        let n = (&mut self.reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut self.line)
+            .with_context(|| {
+                format!(
+                    "{}: read failed at line {}",
+                    self.name,
+                    self.line_number + 1
+                )
+            })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line_number += 1;
+        if self.line.last() == Some(&b'\n') {
+            self.line.pop();
+            if self.line.last() == Some(&b'\r') {
+                self.line.pop();
+            }
+            return Ok(Some(Ok(())));
+        }
+        if self.line.len() <= MAX_LINE {
+            return Ok(Some(Ok(()))); // the last line, without a newline
+        }
+        // Too long: skip to the end of the line.
+        loop {
+            let buf = self.reader.fill_buf().with_context(|| {
+                format!("{}: read failed at line {}", self.name, self.line_number)
+            })?;
+            if buf.is_empty() {
+                break;
+            }
+            if let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                self.reader.consume(i + 1);
+                break;
+            }
+            let len = buf.len();
+            self.reader.consume(len);
+        }
+        Ok(Some(Err(())))
+    }
+
+    fn bad(&mut self, problem: &str) -> Result<()> {
+        let message = format!("{}: line {}: {problem}", self.name, self.line_number);
+        match self.bad_lines {
+            BadLines::Fail => bail!("{message} (--bad-lines skip goes on past it)"),
+            BadLines::Skip => {
+                self.skipped += 1;
+                eprintln!("hark: warning: {message}; skipped");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Source for CsvSource {
+    fn rate(&self) -> SampleRate {
+        self.rate
+    }
+
+    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        while out.len() < max_frames {
+            let Some(line) = self.next_line()? else {
+                break;
+            };
+            if line.is_err() {
+                self.bad(&format!("longer than {MAX_LINE} bytes"))?;
+                continue;
+            }
+            let text = match std::str::from_utf8(&self.line) {
+                Ok(t) => t.trim(),
+                Err(_) => {
+                    self.bad("not UTF-8 text")?;
+                    continue;
+                }
+            };
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let field = text.rsplit(',').next().unwrap_or(text).trim();
+            match field.parse::<f32>() {
+                Ok(v) if v.is_finite() => out.push(v),
+                Ok(_) => self.bad(&format!("{field:?} is not a finite number"))?,
+                Err(_) if self.line_number == 1 => {} // a header
+                Err(_) => self.bad(&format!("{field:?} is not a number"))?,
+            }
+        }
+        Ok(out.len())
+    }
+}
+
+/// A source read in chunks, paced at real speed if asked, with a progress bar on a terminal
+/// for inputs longer than a few seconds.
+pub struct Reader {
+    source: Box<dyn Source>,
+    realtime: bool,
+    started: Instant,
+    frames: u64,
+    progress: Option<indicatif::ProgressBar>,
+}
+
+impl Reader {
+    /// Wraps an opened source.
+    pub fn new(source: Box<dyn Source>, args: &InputArgs, name: &Path) -> Self {
+        use std::io::IsTerminal;
+        let rate = f64::from(source.rate().hz());
+        let progress = source
+            .total_frames()
+            .filter(|&n| n as f64 / rate > 5.0 && !args.realtime)
+            .filter(|_| std::io::stderr().is_terminal())
+            .map(|n| {
+                let bar = indicatif::ProgressBar::new(n);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:40}] {percent}% ({eta} left)",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.set_message(file_name(name));
+                bar
+            });
+        Reader {
+            source,
+            realtime: args.realtime,
+            started: Instant::now(),
+            frames: 0,
+            progress,
+        }
+    }
+
+    /// The input's sample rate.
+    pub fn rate(&self) -> SampleRate {
+        self.source.rate()
+    }
+
+    /// The next chunk of at most `max_frames` (20 ms when paced); `Ok(0)` at the end.
+    pub fn next(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+        let rate = f64::from(self.source.rate().hz());
+        let max = if self.realtime {
+            ((rate * 0.02) as usize).clamp(1, max_frames)
+        } else {
+            max_frames
+        };
+        let n = self.source.read_mono(max, out)?;
+        self.frames += n as u64;
+        if self.realtime {
+            let due = Duration::from_secs_f64(self.frames as f64 / rate);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        if let Some(bar) = &self.progress {
+            if n == 0 {
+                bar.finish_and_clear();
+            } else {
+                bar.set_position(self.frames);
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}

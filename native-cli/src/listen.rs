@@ -1,0 +1,601 @@
+//! `hark listen` and `hark devices`: keyword spotting on a live input device (cpal).
+//!
+//! The device's callback only converts its samples to mono `f32` and pushes them into a
+//! lock-free single-producer ring (ringbuf), sized in milliseconds. It never allocates,
+//! locks, prints or blocks: when the ring is full the samples are dropped and counted. The
+//! main thread pops the ring, runs the keyword [`Pipeline`] and prints events and status.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample};
+use hark_detector::{DetectorParams, Event, Pipeline};
+use hark_dsp::SampleRate;
+use ringbuf::HeapRb;
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use serde_json::json;
+
+use crate::input::ChannelSelect;
+use crate::kws::{load_model, round, threshold};
+
+/// Arguments of `hark listen`.
+#[derive(Debug, clap::Args)]
+pub struct ListenArgs {
+    /// The input device: an id from `hark devices` (such as `alsa:hw:CARD=Mic,DEV=0`) or a
+    /// part of its name; default: the system's default input.
+    #[arg(long)]
+    device: Option<String>,
+    /// An ONNX keyword model (default: the bundled 12-class model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// JSON lines: one per event ({"keyword", "start", "end", "score"}) and status lines
+    /// ({"status", "seconds", "dropped", ...}) at the start, every 10 s and at the end.
+    #[arg(long)]
+    json: bool,
+    /// One threshold for every keyword instead of the model's own.
+    #[arg(long, value_parser = threshold)]
+    threshold: Option<f32>,
+    /// Stop after this many seconds of captured audio.
+    #[arg(long, value_parser = positive_seconds)]
+    duration: Option<f64>,
+    /// Capacity of the ring between the device callback and the detector, in milliseconds
+    /// of audio; when it is full, samples are dropped and counted.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=600_000))]
+    ring_ms: u32,
+    /// When the device fails or disappears, reopen it (every second) instead of exiting.
+    #[arg(long)]
+    reconnect: bool,
+    /// Use only this channel of the device (from 0) instead of the mean of all channels.
+    #[arg(long)]
+    channel: Option<usize>,
+    /// Make the detector sleep this many milliseconds after each chunk it takes from the ring
+    /// (to see the drop counter at work).
+    #[arg(long, hide = true, default_value_t = 0)]
+    consumer_delay_ms: u64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text} is not a positive number of seconds")),
+    }
+}
+
+/// Arguments of `hark devices`.
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// One JSON line per device.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Counters shared by the device callback and the detector thread.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Frames the device delivered within the duration (taken or dropped).
+    captured: AtomicU64,
+    /// Frames dropped because the ring was full.
+    dropped: AtomicU64,
+    /// Set by the stream's error callback.
+    failed: AtomicBool,
+}
+
+/// What the device was opened with.
+struct Opened {
+    stream: cpal::Stream,
+    consumer: ringbuf::HeapCons<f32>,
+    id: String,
+    rate: SampleRate,
+    channels: u16,
+    format: SampleFormat,
+    error: Arc<std::sync::Mutex<Option<String>>>,
+    /// Frames to capture (`--duration`), or `u64::MAX`.
+    limit: u64,
+}
+
+fn find_device(host: &cpal::Host, spec: Option<&str>) -> Result<cpal::Device> {
+    let Some(spec) = spec else {
+        return host.default_input_device().context(
+            "no default input device (`hark devices` lists the inputs; choose one with --device)",
+        );
+    };
+    if let Ok(id) = spec.parse::<cpal::DeviceId>()
+        && let Some(device) = host.device_by_id(&id)
+    {
+        return Ok(device);
+    }
+    let mut names = Vec::new();
+    let wanted = spec.to_lowercase();
+    for device in host.input_devices().context("cannot list input devices")? {
+        let id = device.id().map(|i| i.to_string()).unwrap_or_default();
+        let name = device
+            .description()
+            .map(|d| d.name().to_string())
+            .unwrap_or_default();
+        if id == spec || name.to_lowercase().contains(&wanted) {
+            return Ok(device);
+        }
+        names.push(if name.is_empty() {
+            id
+        } else {
+            format!("{id} ({name})")
+        });
+    }
+    bail!(
+        "no input device matches {spec:?}; the inputs are: {}",
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )
+}
+
+/// The device config closest to what the model wants: its rate if the device has it, one
+/// channel, and 16-bit integers or floats.
+fn choose_config(device: &cpal::Device, want_rate: u32) -> Result<cpal::SupportedStreamConfig> {
+    let format_rank = |f: SampleFormat| match f {
+        SampleFormat::I16 => 0,
+        SampleFormat::F32 => 1,
+        SampleFormat::I32 => 2,
+        SampleFormat::U16 | SampleFormat::I8 | SampleFormat::U8 | SampleFormat::F64 => 3,
+        _ => 9,
+    };
+    let ranges: Vec<_> = device
+        .supported_input_configs()
+        .context("cannot read the device's configurations")?
+        .filter(|r| format_rank(r.sample_format()) < 9)
+        .collect();
+    let best = ranges.iter().min_by_key(|r| {
+        (
+            !r.contains_rate(want_rate),
+            r.channels() != 1,
+            format_rank(r.sample_format()),
+            r.channels(),
+        )
+    });
+    match best {
+        Some(r) if r.contains_rate(want_rate) => Ok(r.with_sample_rate(want_rate)),
+        Some(_) => {
+            // No range has the model's rate: the device's default rate, resampled.
+            let default = device
+                .default_input_config()
+                .context("cannot read the device's default configuration")?;
+            if format_rank(default.sample_format()) < 9 {
+                Ok(default)
+            } else {
+                ranges
+                    .iter()
+                    .min_by_key(|r| (format_rank(r.sample_format()), r.channels()))
+                    .map(|r| r.with_max_sample_rate())
+                    .context("the device offers no usable sample format")
+            }
+        }
+        None => bail!("the device offers no sample format hark can read (integer or float PCM)"),
+    }
+}
+
+fn open(
+    spec: Option<&str>,
+    want_rate: u32,
+    ring_ms: u32,
+    select: ChannelSelect,
+    counters: &Arc<Counters>,
+    duration: Option<f64>,
+) -> Result<Opened> {
+    let host = cpal::default_host();
+    let device = find_device(&host, spec)?;
+    let id = device
+        .id()
+        .map(|i| i.to_string())
+        .unwrap_or_else(|_| spec.unwrap_or("default").to_string());
+    let supported = choose_config(&device, want_rate).with_context(|| id.clone())?;
+    let format = supported.sample_format();
+    let config: cpal::StreamConfig = supported.config();
+    let channels = config.channels;
+    select.check(&id, usize::from(channels))?;
+    let rate = SampleRate::new(config.sample_rate)
+        .with_context(|| format!("{id}: the device reports a rate of 0 Hz"))?;
+    let limit = duration.map_or(u64::MAX, |s| (s * f64::from(rate.hz())).round() as u64);
+    let capacity = (u64::from(rate.hz()) * u64::from(ring_ms) / 1000).max(256) as usize;
+    let (producer, consumer) = HeapRb::<f32>::new(capacity).split();
+    let error = Arc::new(std::sync::Mutex::new(None));
+    let on_error = {
+        let error = Arc::clone(&error);
+        let counters = Arc::clone(counters);
+        move |e: cpal::Error| {
+            // cpal calls this off the audio callback; a lock is fine here.
+            if let Ok(mut slot) = error.lock() {
+                slot.get_or_insert_with(|| e.to_string());
+            }
+            counters.failed.store(true, Ordering::Release);
+        }
+    };
+    let capture = Capture {
+        producer,
+        channels: usize::from(channels),
+        select,
+        counters: Arc::clone(counters),
+        limit,
+    };
+    let stream = match format {
+        SampleFormat::I16 => build::<i16>(&device, &config, capture, on_error),
+        SampleFormat::F32 => build::<f32>(&device, &config, capture, on_error),
+        SampleFormat::I32 => build::<i32>(&device, &config, capture, on_error),
+        SampleFormat::U16 => build::<u16>(&device, &config, capture, on_error),
+        SampleFormat::I8 => build::<i8>(&device, &config, capture, on_error),
+        SampleFormat::U8 => build::<u8>(&device, &config, capture, on_error),
+        SampleFormat::F64 => build::<f64>(&device, &config, capture, on_error),
+        other => bail!("{id}: sample format {other} is not supported"),
+    }
+    .with_context(|| {
+        format!(
+            "{id}: cannot open a {} Hz {channels}-channel {format} input stream",
+            rate.hz()
+        )
+    })?;
+    stream
+        .play()
+        .with_context(|| format!("{id}: cannot start the input stream"))?;
+    Ok(Opened {
+        stream,
+        consumer,
+        id,
+        rate,
+        channels,
+        format,
+        error,
+        limit,
+    })
+}
+
+/// The state the device callback owns.
+struct Capture {
+    producer: ringbuf::HeapProd<f32>,
+    channels: usize,
+    select: ChannelSelect,
+    counters: Arc<Counters>,
+    limit: u64,
+}
+
+impl Capture {
+    /// The callback's work: convert, mix to mono, push; count what does not fit. No
+    /// allocation, no lock, no print.
+    fn push<T: SizedSample>(&mut self, data: &[T])
+    where
+        f32: FromSample<T>,
+    {
+        const BLOCK: usize = 256;
+        let mut block = [0.0f32; BLOCK];
+        let channels = self.channels;
+        let captured = self.counters.captured.load(Ordering::Relaxed);
+        let room = self.limit.saturating_sub(captured);
+        let frames = ((data.len() / channels) as u64).min(room) as usize;
+        let mut dropped = 0u64;
+        for chunk in data[..frames * channels].chunks(BLOCK * channels) {
+            let n = chunk.len() / channels;
+            for (slot, frame) in block.iter_mut().zip(chunk.chunks_exact(channels)) {
+                *slot = match self.select {
+                    ChannelSelect::Mix => {
+                        frame.iter().map(|&s| f32::from_sample_(s)).sum::<f32>() / channels as f32
+                    }
+                    ChannelSelect::Only(k) => f32::from_sample_(frame[k]),
+                };
+            }
+            let pushed = self.producer.push_slice(&block[..n]);
+            dropped += (n - pushed) as u64;
+        }
+        self.counters
+            .captured
+            .fetch_add(frames as u64, Ordering::Release);
+        if dropped > 0 {
+            self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+}
+
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    mut capture: Capture,
+    on_error: impl FnMut(cpal::Error) + Send + 'static,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample + Send + 'static,
+    f32: FromSample<T>,
+{
+    device.build_input_stream::<T, _, _>(
+        *config,
+        move |data: &[T], _: &cpal::InputCallbackInfo| capture.push(data),
+        on_error,
+        None,
+    )
+}
+
+/// Runs `hark listen`.
+pub fn listen(args: &ListenArgs) -> Result<()> {
+    let model = load_model(args.model.as_deref())?;
+    let want_rate = model.feature_config().sample_rate.hz();
+    let thresholds = args.threshold.map(|t| {
+        model
+            .thresholds()
+            .iter()
+            .map(|k| k.map(|_| t))
+            .collect::<Vec<_>>()
+    });
+    let params = DetectorParams {
+        thresholds,
+        ..DetectorParams::default()
+    };
+    let select = args.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        ctrlc::set_handler(move || stop.store(true, Ordering::Release))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    let counters = Arc::new(Counters::default());
+    let spec = args.device.as_deref();
+    let mut opened = open(
+        spec,
+        want_rate,
+        args.ring_ms,
+        select,
+        &counters,
+        args.duration,
+    )?;
+    let mut pipeline = Pipeline::new(model.clone(), opened.rate, params.clone())?;
+    let json = args.json;
+    let status = |what: &str, opened: &Opened, counters: &Counters, events: u64| {
+        let rate = f64::from(opened.rate.hz());
+        let seconds = counters.captured.load(Ordering::Acquire) as f64 / rate;
+        let dropped = counters.dropped.load(Ordering::Acquire);
+        if json {
+            println!(
+                "{}",
+                json!({"status": what, "device": opened.id, "rate": opened.rate.hz(),
+                       "channels": opened.channels, "format": opened.format.to_string(),
+                       "seconds": round(seconds as f32), "events": events, "dropped": dropped})
+            );
+        }
+    };
+    if !json {
+        eprintln!(
+            "hark: listening on {} ({} Hz, {} channel{}, {}){}",
+            opened.id,
+            opened.rate.hz(),
+            opened.channels,
+            if opened.channels == 1 { "" } else { "s" },
+            opened.format,
+            if args.duration.is_some() {
+                ""
+            } else {
+                "; Ctrl-C stops"
+            }
+        );
+    }
+    status("listening", &opened, &counters, 0);
+    let events = std::cell::Cell::new(0u64);
+    let mut print = |e: Event| {
+        events.set(events.get() + 1);
+        if json {
+            println!(
+                "{}",
+                json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
+            );
+        } else {
+            println!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+        }
+    };
+    let mut buffer = vec![0.0f32; 4096];
+    let mut next_status = 10.0;
+    let mut dropped_reported = 0;
+    let mut outcome = Ok(());
+    loop {
+        let n = opened.consumer.pop_slice(&mut buffer);
+        if n > 0 {
+            pipeline.push(&buffer[..n], &mut print)?;
+            if args.consumer_delay_ms > 0 {
+                std::thread::sleep(Duration::from_millis(args.consumer_delay_ms));
+            }
+        }
+        let rate = f64::from(opened.rate.hz());
+        let captured = counters.captured.load(Ordering::Acquire);
+        let seconds = captured as f64 / rate;
+        if seconds >= next_status {
+            next_status += 10.0;
+            let dropped = counters.dropped.load(Ordering::Acquire);
+            if json {
+                status("running", &opened, &counters, events.get());
+            } else if dropped > dropped_reported {
+                eprintln!(
+                    "hark: warning: {dropped} samples dropped so far (the detector cannot keep up)"
+                );
+            }
+            dropped_reported = dropped;
+        }
+        if n > 0 {
+            continue;
+        }
+        if stop.load(Ordering::Acquire) || (captured >= opened.limit && opened.consumer.is_empty())
+        {
+            break;
+        }
+        if counters.failed.load(Ordering::Acquire) {
+            let message = opened
+                .error
+                .lock()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or_else(|| "unknown error".into());
+            if !args.reconnect {
+                outcome = Err(anyhow!("{}: the input device failed: {message}", opened.id));
+                break;
+            }
+            eprintln!("hark: warning: {}: {message}; reopening", opened.id);
+            match reopen(spec, want_rate, args, select, &counters, &stop) {
+                Some(Ok(new)) => {
+                    if new.rate != opened.rate {
+                        pipeline.finish(&mut print)?;
+                        pipeline = Pipeline::new(model.clone(), new.rate, params.clone())?;
+                    }
+                    opened = new;
+                    status("reopened", &opened, &counters, events.get());
+                    continue;
+                }
+                Some(Err(e)) => {
+                    outcome = Err(e);
+                    break;
+                }
+                None => break, // Ctrl-C while waiting
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Stop the device before the last events: nothing more is captured.
+    if let Err(e) = opened.stream.pause() {
+        eprintln!("hark: warning: {}: cannot stop the stream: {e}", opened.id);
+    }
+    pipeline.finish(&mut print)?;
+    let events = events.get();
+    let rate = f64::from(opened.rate.hz());
+    let seconds = counters.captured.load(Ordering::Acquire) as f64 / rate;
+    let dropped = counters.dropped.load(Ordering::Acquire);
+    if json {
+        status("stopped", &opened, &counters, events);
+    } else {
+        eprintln!(
+            "hark: {seconds:.1} s of audio, {events} event{}, {dropped} samples dropped",
+            if events == 1 { "" } else { "s" }
+        );
+    }
+    outcome
+}
+
+/// Tries to reopen the device every second until it works, Ctrl-C (`None`) or a usage
+/// error that retrying cannot fix.
+fn reopen(
+    spec: Option<&str>,
+    want_rate: u32,
+    args: &ListenArgs,
+    select: ChannelSelect,
+    counters: &Arc<Counters>,
+    stop: &AtomicBool,
+) -> Option<Result<Opened>> {
+    counters.failed.store(false, Ordering::Release);
+    let started = Instant::now();
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return None;
+        }
+        match open(
+            spec,
+            want_rate,
+            args.ring_ms,
+            select,
+            counters,
+            args.duration,
+        ) {
+            Ok(o) => return Some(Ok(o)),
+            Err(e) if started.elapsed() > Duration::from_secs(1) => {
+                eprintln!("hark: warning: {e:#}; retrying");
+            }
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Runs `hark devices`.
+pub fn devices(args: &DevicesArgs) -> Result<()> {
+    let host = cpal::default_host();
+    let default_id = host.default_input_device().and_then(|d| d.id().ok());
+    let mut count = 0;
+    for device in host.input_devices().context("cannot list input devices")? {
+        count += 1;
+        let id = device
+            .id()
+            .map(|i| i.to_string())
+            .unwrap_or_else(|e| format!("(no id: {e})"));
+        let name = device
+            .description()
+            .map(|d| d.name().to_string())
+            .unwrap_or_default();
+        let is_default = device.id().ok() == default_id && default_id.is_some();
+        let default = device.default_input_config().ok().map(|c| {
+            format!(
+                "{} Hz, {} ch, {}",
+                c.sample_rate(),
+                c.channels(),
+                c.sample_format()
+            )
+        });
+        let ranges = summarize(device.supported_input_configs().ok());
+        if args.json {
+            println!(
+                "{}",
+                json!({"id": id, "name": name, "default": is_default, "default_config": default, "configs": ranges})
+            );
+        } else {
+            println!("{id}{}", if is_default { "  (default)" } else { "" });
+            if !name.is_empty() && name != id {
+                println!("    name: {name}");
+            }
+            if let Some(d) = default {
+                println!("    default config: {d}");
+            }
+            for r in ranges {
+                println!("    supports: {r}");
+            }
+        }
+    }
+    if count == 0 && !args.json {
+        eprintln!("hark: no input devices found");
+    }
+    Ok(())
+}
+
+/// The supported configurations, one line per sample format: channel counts and rates.
+fn summarize(
+    configs: Option<impl Iterator<Item = cpal::SupportedStreamConfigRange>>,
+) -> Vec<String> {
+    let mut by_format: Vec<(SampleFormat, u16, u16, u32, u32)> = Vec::new();
+    for r in configs.into_iter().flatten() {
+        let f = r.sample_format();
+        match by_format.iter_mut().find(|e| e.0 == f) {
+            Some(e) => {
+                e.1 = e.1.min(r.channels());
+                e.2 = e.2.max(r.channels());
+                e.3 = e.3.min(r.min_sample_rate());
+                e.4 = e.4.max(r.max_sample_rate());
+            }
+            None => by_format.push((
+                f,
+                r.channels(),
+                r.channels(),
+                r.min_sample_rate(),
+                r.max_sample_rate(),
+            )),
+        }
+    }
+    by_format
+        .into_iter()
+        .map(|(f, c0, c1, r0, r1)| {
+            let channels = if c0 == c1 {
+                format!("{c0}")
+            } else {
+                format!("{c0}-{c1}")
+            };
+            let rates = if r0 == r1 {
+                format!("{r0}")
+            } else {
+                format!("{r0}-{r1}")
+            };
+            format!("{f}, {channels} ch, {rates} Hz")
+        })
+        .collect()
+}

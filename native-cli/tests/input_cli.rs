@@ -1,0 +1,356 @@
+//! Inputs end to end: FLAC (real files, corrupt ones), raw PCM and CSV sensor lines on stdin.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{data_dir, hark, hark_stdin};
+
+fn read_npy(path: &Path) -> (Vec<f32>, Vec<u64>) {
+    let bytes = std::fs::read(path).expect("npy written");
+    let npy = npyz::NpyFile::new(&bytes[..]).expect("npy header");
+    let shape = npy.shape().to_vec();
+    (npy.into_vec::<f32>().expect("f32"), shape)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn sample_wav() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav")
+}
+
+fn sample_s16le() -> Vec<u8> {
+    let mut reader = hound::WavReader::open(sample_wav()).unwrap();
+    reader
+        .samples::<i16>()
+        .flat_map(|s| s.unwrap().to_le_bytes())
+        .collect()
+}
+
+#[test]
+fn flac_files_decode_and_match_their_md5() {
+    // Every FLAC of one wake word: decoded, checked against the MD5 sum in its header (a
+    // mismatch is an error), and long enough for features.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.npy");
+    let mut count = 0;
+    for entry in std::fs::read_dir(data_dir().join("wakewords_dev/jarvis")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "flac") {
+            continue;
+        }
+        let output = hark(&[
+            "features",
+            path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            stderr(&output)
+        );
+        let (_, shape) = read_npy(&out);
+        assert_eq!(shape[1], 40);
+        assert!(shape[0] > 50, "{}: {shape:?}", path.display());
+        count += 1;
+    }
+    assert!(count > 100, "only {count} FLAC files");
+}
+
+#[test]
+fn the_shared_bad_flac_files_decode_exactly() {
+    // libFLAC gives up on these two ("lost sync", "unknown error"); symphonia decodes every
+    // frame of them and the MD5 sum of the audio in their headers matches, so all of it is
+    // processed: 31040 and 34240 frames at 16 kHz.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.npy");
+    for (name, samples) in [
+        ("alexa_126_lost_sync.flac", 31_040u64),
+        ("alexa_127_decoder_error.flac", 34_240),
+    ] {
+        let path = data_dir().join("bad_inputs").join(name);
+        let output = hark(&[
+            "features",
+            path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        let (_, shape) = read_npy(&out);
+        assert_eq!(shape[0], 1 + (samples - 400) / 160, "{name}");
+    }
+}
+
+#[test]
+fn damaged_flac_is_an_error_at_its_offset_or_lenient_keeps_what_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = data_dir().join("wakewords_dev/alexa/0.flac");
+    let bytes = std::fs::read(&good).unwrap();
+    // 200 bytes scrambled in the middle of the audio: one FLAC frame is lost.
+    let mut scrambled = bytes.clone();
+    let middle = bytes.len() / 2;
+    for b in &mut scrambled[middle..middle + 200] {
+        *b ^= 0x5a;
+    }
+    let scrambled_path = dir.path().join("scrambled.flac");
+    std::fs::write(&scrambled_path, &scrambled).unwrap();
+    let truncated_path = dir.path().join("truncated.flac");
+    std::fs::write(&truncated_path, &bytes[..bytes.len() / 3]).unwrap();
+    let out = dir.path().join("f.npy");
+    let out = out.to_str().unwrap();
+    let clean = hark(&["features", good.to_str().unwrap(), "-o", out]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    let (_, clean_shape) = read_npy(Path::new(out));
+
+    for (path, problem, lenient_frames) in [
+        (
+            &scrambled_path,
+            "could not be decoded (the decoder lost sync)",
+            Some(clean_shape[0]),
+        ),
+        (&truncated_path, "the stream ends early (truncated", None),
+    ] {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let path = path.to_str().unwrap();
+        let strict = hark(&["features", path, "-o", out]);
+        let message = stderr(&strict);
+        assert_eq!(strict.status.code(), Some(1), "{name}: {message}");
+        assert!(message.contains(name), "{message}");
+        assert!(
+            message.contains("corrupt FLAC data at sample frame"),
+            "{message}"
+        );
+        assert!(message.contains(problem), "{message}");
+        assert!(!message.contains("panicked"), "{message}");
+
+        let lenient = hark(&["features", path, "-o", out, "--lenient"]);
+        let message = stderr(&lenient);
+        assert!(lenient.status.success(), "{name}: {message}");
+        assert!(message.contains("warning"), "{message}");
+        let (_, shape) = read_npy(Path::new(out));
+        match lenient_frames {
+            // The lost frame becomes silence: the timeline stays the clean file's.
+            Some(frames) => assert_eq!(shape[0], frames, "{name}"),
+            None => assert!(
+                shape[0] > 10 && shape[0] < clean_shape[0],
+                "{name}: {shape:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn raw_pcm_on_stdin_gives_the_same_features_and_events_as_the_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_wav = dir.path().join("wav.npy");
+    let from_stdin = dir.path().join("stdin.npy");
+    let wav = sample_wav();
+    let output = hark(&[
+        "features",
+        wav.to_str().unwrap(),
+        "-o",
+        from_wav.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let raw = sample_s16le();
+    let args = ["--format", "s16le", "--rate", "16000"];
+    let mut all = vec!["features", "-", "-o", from_stdin.to_str().unwrap()];
+    all.extend_from_slice(&args);
+    let output = hark_stdin(&all, &raw);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_npy(&from_wav), read_npy(&from_stdin));
+
+    let file_events = hark(&["detect", wav.to_str().unwrap(), "--json"]);
+    let mut all = vec!["detect", "-", "--json"];
+    all.extend_from_slice(&args);
+    let stdin_events = hark_stdin(&all, &raw);
+    assert!(stdin_events.status.success(), "{}", stderr(&stdin_events));
+    assert_eq!(file_events.stdout, stdin_events.stdout);
+    assert_eq!(
+        String::from_utf8_lossy(&stdin_events.stdout)
+            .lines()
+            .count(),
+        6
+    );
+
+    // Two interleaved channels, one silent: --channel 0 gives the same features again.
+    let stereo: Vec<u8> = raw.chunks(2).flat_map(|s| [s[0], s[1], 0, 0]).collect();
+    let out = dir.path().join("stereo.npy");
+    let output = hark_stdin(
+        &[
+            "features",
+            "-",
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "s16le",
+            "--rate",
+            "16000",
+            "--channels",
+            "2",
+            "--channel",
+            "0",
+        ],
+        &stereo,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_npy(&from_wav), read_npy(&out));
+}
+
+#[test]
+fn bad_raw_streams_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.npy");
+    let out = out.to_str().unwrap();
+    // A NaN among float samples.
+    let mut floats: Vec<u8> = (0..16_000)
+        .flat_map(|i| ((i as f32 * 0.01).sin() * 0.1).to_le_bytes())
+        .collect();
+    floats[4000..4004].copy_from_slice(&f32::NAN.to_le_bytes());
+    let output = hark_stdin(
+        &[
+            "features", "-", "-o", out, "--format", "f32le", "--rate", "16000",
+        ],
+        &floats,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).to_lowercase().contains("nan") || stderr(&output).contains("not finite"),
+        "{}",
+        stderr(&output)
+    );
+    // A stream that stops inside a sample.
+    let odd = vec![0u8; 32_001];
+    let output = hark_stdin(
+        &[
+            "features", "-", "-o", out, "--format", "s16le", "--rate", "16000",
+        ],
+        &odd,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("middle of a sample frame"),
+        "{}",
+        stderr(&output)
+    );
+    let output = hark_stdin(
+        &[
+            "features",
+            "-",
+            "-o",
+            out,
+            "--format",
+            "s16le",
+            "--rate",
+            "16000",
+            "--lenient",
+        ],
+        &odd,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    // stdin without a format, raw input without a rate.
+    let output = hark_stdin(&["features", "-", "-o", out], &odd);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("needs --format"),
+        "{}",
+        stderr(&output)
+    );
+    let output = hark_stdin(&["features", "-", "-o", out, "--format", "s16le"], &odd);
+    assert!(
+        stderr(&output).contains("needs --rate"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+fn csv_lines(n: usize) -> String {
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..n {
+        let v = (i as f64 * 0.3).sin() + 0.01 * (i % 7) as f64;
+        text.push_str(&format!(
+            "2026-01-01 00:00:{:02}.{:03},{v:.6}\n",
+            i / 1000 % 60,
+            i % 1000
+        ));
+    }
+    text
+}
+
+#[test]
+fn csv_sensor_lines_with_bad_lines_skipped_or_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.npy");
+    let out = dir.path().join("out.npy");
+    let args = |o: &Path| {
+        vec![
+            "features".to_string(),
+            "-".into(),
+            "-o".into(),
+            o.to_str().unwrap().into(),
+            "--format".into(),
+            "csv".into(),
+            "--rate".into(),
+            "1000".into(),
+            "--preset".into(),
+            "vibration".into(),
+        ]
+    };
+    let text = csv_lines(4000);
+    let run = |extra: &[&str], input: &str, o: &Path| {
+        let mut all = args(o);
+        all.extend(extra.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        hark_stdin(&all, input.as_bytes())
+    };
+    let output = run(&[], &text, &clean);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).is_empty(),
+        "a header is not a bad line: {}",
+        stderr(&output)
+    );
+
+    // Insert a malformed line and an over-long one after line 101 (the header is line 1).
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines.insert(101, "2026-01-01 00:00:00.100,not-a-number".into());
+    lines.insert(102, format!("2026-01-01,{}", "9".repeat(5000)));
+    let damaged = lines.join("\n") + "\n";
+    let output = run(&[], &damaged, &out);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(
+        message.contains("line 102: \"not-a-number\" is not a number; skipped"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 103: longer than 4096 bytes; skipped"),
+        "{message}"
+    );
+    assert_eq!(
+        read_npy(&clean),
+        read_npy(&out),
+        "the skipped lines change nothing else"
+    );
+
+    let output = run(&["--bad-lines", "fail"], &damaged, &out);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("line 102"), "{}", stderr(&output));
+
+    // Values only, no header, no timestamps.
+    let values: String = text
+        .lines()
+        .skip(1)
+        .map(|l| format!("{}\n", l.rsplit(',').next().unwrap()))
+        .collect();
+    let output = run(&[], &values, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_npy(&clean), read_npy(&out));
+}

@@ -1,0 +1,169 @@
+//! `hark listen` on a real ALSA capture device: a PCM of `type file` whose `infile` is a raw
+//! recording (native-cli/tests/alsa/hark_test.conf), opened through cpal like a microphone.
+//! The device delivers the file faster than real time and zeros after its end, so the tests
+//! bound the capture with `--duration`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{hark, hark_env};
+
+fn alsa_config() -> String {
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/hark_test.conf");
+    format!("/usr/share/alsa/alsa.conf:{}", ours.display())
+}
+
+/// The bundled sample recording as raw 16 kHz mono s16le, followed by `silence` seconds of
+/// zeros, in a temporary directory.
+fn raw_sample(dir: &Path, silence: f64) -> PathBuf {
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let mut reader = hound::WavReader::open(wav).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (16_000, 1, 16)
+    );
+    let mut bytes: Vec<u8> = reader
+        .samples::<i16>()
+        .flat_map(|s| s.unwrap().to_le_bytes())
+        .collect();
+    bytes.resize(bytes.len() + (silence * 32_000.0) as usize, 0);
+    let path = dir.join("sample.raw");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn listen(raw: &Path, args: &[&str]) -> Output {
+    let config = alsa_config();
+    let mut all = vec!["listen", "--device", "alsa:hark_test", "--json"];
+    all.extend_from_slice(args);
+    hark_env(
+        &all,
+        &[
+            ("ALSA_CONFIG_PATH", Path::new(&config)),
+            ("HARK_ALSA_INFILE", raw),
+        ],
+    )
+}
+
+fn lines(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "hark listen failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn listen_on_a_capture_device_spots_the_keywords_without_dropping() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 1.0);
+    let seconds = std::fs::metadata(&raw).unwrap().len() as f64 / 32_000.0;
+    // A ring as long as the recording: the device delivers it all at once.
+    let output = listen(
+        &raw,
+        &["--duration", &format!("{seconds}"), "--ring-ms", "20000"],
+    );
+    let lines = lines(&output);
+    let first = &lines[0];
+    assert_eq!(first["status"], "listening");
+    assert_eq!(first["device"], "alsa:hark_test");
+    assert_eq!(
+        first["rate"], 16_000,
+        "the model's rate, asked of the device"
+    );
+    assert_eq!(first["channels"], 1);
+    assert_eq!(first["format"], "i16");
+    let keywords: Vec<&str> = lines.iter().filter_map(|l| l["keyword"].as_str()).collect();
+    assert_eq!(keywords, ["yes", "no", "left", "right", "stop", "go"]);
+    // Each event lies at its word (the sample's words start at 0.5 s, every 1.5 s).
+    for (i, event) in lines
+        .iter()
+        .filter(|l| l.get("keyword").is_some())
+        .enumerate()
+    {
+        let end = event["end"].as_f64().unwrap();
+        let word_start = 0.5 + 1.5 * i as f64;
+        assert!(
+            end > word_start && end < word_start + 1.6,
+            "event {event} is not at word {i}"
+        );
+    }
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "stopped");
+    assert_eq!(last["dropped"], 0);
+    assert_eq!(last["events"], 6);
+    assert!((last["seconds"].as_f64().unwrap() - seconds).abs() < 0.01);
+}
+
+#[test]
+fn a_slow_consumer_drops_samples_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 0.0);
+    // A 50 ms ring and a detector that sleeps 20 ms per chunk, against a device that
+    // delivers seconds of audio in milliseconds: most samples cannot fit.
+    let output = listen(
+        &raw,
+        &[
+            "--duration",
+            "5",
+            "--ring-ms",
+            "50",
+            "--consumer-delay-ms",
+            "20",
+        ],
+    );
+    let lines = lines(&output);
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "stopped");
+    let dropped = last["dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "nothing dropped: {last}");
+    assert!(dropped < 5 * 16_000, "more dropped than captured: {last}");
+    assert!((last["seconds"].as_f64().unwrap() - 5.0).abs() < 0.01);
+}
+
+#[test]
+fn an_unknown_device_is_a_clear_error() {
+    let output = hark(&[
+        "listen",
+        "--device",
+        "no such microphone",
+        "--duration",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no input device matches \"no such microphone\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn devices_lists_inputs_as_json_lines() {
+    let config = alsa_config();
+    let output = hark_env(
+        &["devices", "--json"],
+        &[("ALSA_CONFIG_PATH", Path::new(&config))],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let device: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(
+            device["id"].as_str().is_some_and(|id| id.contains(':')),
+            "{device}"
+        );
+    }
+}
