@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CPU seconds per audio second of Hark's whole keyword pipeline (`hark detect`: WAV decoding,
 features, model, smoothing, events) against pymicro-wakeword (its streaming features and one
-microWakeWord model, `okay_nabu`), on the same 10-minute 16 kHz file, in one run.
+microWakeWord model, `okay_nabu`), on the same 10-minute 16 kHz file, in one run; Hark with
+the bundled window model and with the streaming model (models/kws/kws12_stream.onnx).
 
 pymicro-wakeword is fed 10 ms (320-byte) chunks, its intended streaming use; Hark's figure is
 the CPU time (user + system) of the `hark detect` process, from getrusage of the child. Median
@@ -24,15 +25,19 @@ import numpy as np
 import soundfile as sf
 from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
-from stream import HARK, make_stream
+from stream import HARK, ROOT, make_stream
+
+STREAM_MODEL = ROOT / "models" / "kws" / "kws12_stream.onnx"
 
 
-def hark_cpu(path, stride):
+def hark_cpu(path, stride, model=None):
     """CPU seconds and peak RSS (KiB) of one `hark detect` run. The RSS comes from
     /usr/bin/time: getrusage's figure for children also counts the forked Python parent."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(["/usr/bin/time", "-f", "%M", str(HARK), "detect", str(path), "--json",
-                          "--stride", str(stride)], check=True, capture_output=True, text=True)
+    cmd = ["/usr/bin/time", "-f", "%M", str(HARK), "detect", str(path), "--json", "--stride", str(stride)]
+    if model:
+        cmd += ["--model", str(model)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rss_kib = int(out.stderr.strip().splitlines()[-1])
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), rss_kib
@@ -58,16 +63,24 @@ def main():
         path = pathlib.Path(tmp) / "stream.wav"
         pcm = make_stream(path)
         seconds = len(pcm) / 16000
-        hark_runs = [hark_cpu(path, args.stride) for _ in range(args.repeats)]
+        hark_runs, stream_runs, micro_runs = [], [], []
+        for _ in range(args.repeats):  # interleaved, so that load on the machine hits all alike
+            hark_runs.append(hark_cpu(path, args.stride))
+            stream_runs.append(hark_cpu(path, args.stride, STREAM_MODEL))
+            micro_runs.append(pymicro_cpu(pcm))
         hark = statistics.median(r[0] for r in hark_runs)
         rss_mib = max(r[1] for r in hark_runs) / 1024
-        micro = statistics.median(pymicro_cpu(pcm) for _ in range(args.repeats))
+        stream = statistics.median(r[0] for r in stream_runs)
+        stream_rss = max(r[1] for r in stream_runs) / 1024
+        micro = statistics.median(micro_runs)
     print(f"{seconds:.0f} s of 16 kHz speech, median of {args.repeats} runs")
     print("| pipeline | CPU s per audio s |")
     print("|---|---|")
     print(f"| hark detect (12 classes, model every {args.stride} frames) | {hark / seconds:.2e} |")
+    print(f"| hark detect --model kws12_stream.onnx (streaming model, 16-frame steps) | {stream / seconds:.2e} |")
     print(f"| pymicro-wakeword (okay_nabu, streaming) | {micro / seconds:.2e} |")
-    print(f"hark / pymicro-wakeword: {hark / micro:.2f}x; hark peak RSS {rss_mib:.1f} MiB")
+    print(f"hark / pymicro-wakeword: {hark / micro:.2f}x (bundled window model), "
+          f"{stream / micro:.2f}x (streaming model); peak RSS {rss_mib:.1f} / {stream_rss:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, "bench")
 import numpy as np
 from stream import make_stream
-pcm = make_stream(sys.argv[1] + ".wav", minutes=1)
+pcm = make_stream(sys.argv[1] + ".wav", minutes=10)[-60 * 16000 :]  # a minute with keywords
 pcm.astype("<i2").tofile(sys.argv[1])
 PY
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$PWD/native-cli/tests/alsa/hark_test.conf"

@@ -83,11 +83,11 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
                 .with_context(|| format!("{}", clip.display()))
         });
         match result {
-            Ok(c) if args.json => println!(
+            Ok(c) if args.json => out!(
                 "{}",
                 json!({"file": clip.display().to_string(), "label": c.label, "score": round(c.score)})
             ),
-            Ok(c) => println!("{}\t{}\t{:.3}", clip.display(), c.label, c.score),
+            Ok(c) => out!("{}\t{}\t{:.3}", clip.display(), c.label, c.score),
             Err(e) => {
                 failed += 1;
                 eprintln!("hark: error: {e:#}");
@@ -127,12 +127,12 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
     let json = args.json;
     let print = |e: hark_detector::Event| {
         if json {
-            println!(
+            out!(
                 "{}",
                 json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
             );
         } else {
-            println!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+            out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
         }
     };
     let mut chunk = Vec::new();

@@ -355,7 +355,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         let seconds = counters.captured.load(Ordering::Acquire) as f64 / rate;
         let dropped = counters.dropped.load(Ordering::Acquire);
         if json {
-            println!(
+            out!(
                 "{}",
                 json!({"status": what, "device": opened.id, "rate": opened.rate.hz(),
                        "channels": opened.channels, "format": opened.format.to_string(),
@@ -383,12 +383,12 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     let mut print = |e: Event| {
         events.set(events.get() + 1);
         if json {
-            println!(
+            out!(
                 "{}",
                 json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
             );
         } else {
-            println!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+            out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
         }
     };
     let mut buffer = vec![0.0f32; 4096];
@@ -536,20 +536,20 @@ pub fn devices(args: &DevicesArgs) -> Result<()> {
         });
         let ranges = summarize(device.supported_input_configs().ok());
         if args.json {
-            println!(
+            out!(
                 "{}",
                 json!({"id": id, "name": name, "default": is_default, "default_config": default, "configs": ranges})
             );
         } else {
-            println!("{id}{}", if is_default { "  (default)" } else { "" });
+            out!("{id}{}", if is_default { "  (default)" } else { "" });
             if !name.is_empty() && name != id {
-                println!("    name: {name}");
+                out!("    name: {name}");
             }
             if let Some(d) = default {
-                println!("    default config: {d}");
+                out!("    default config: {d}");
             }
             for r in ranges {
-                println!("    supports: {r}");
+                out!("    supports: {r}");
             }
         }
     }

@@ -3,6 +3,26 @@
 //! Exit codes: 0 success, 1 a runtime error (unreadable or corrupt input, bad samples, a write
 //! that failed), 2 a usage error (unknown flag or value).
 
+/// `println!` for results: when stdout is closed early (`hark detect ... | head`), the program
+/// ends quietly with success instead of panicking; another write error is exit code 1.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// Ends the program after a failed write to stdout.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("hark: error: cannot write to stdout: {e}");
+    std::process::exit(1);
+}
+
 mod features;
 mod flac;
 mod input;
@@ -53,7 +73,7 @@ fn main() -> ExitCode {
         Command::Listen(args) => listen::listen(&args),
         Command::Devices(args) => listen::devices(&args),
         Command::Config { preset } => hark_dsp::FeatureConfig::preset(&preset)
-            .map(|c| println!("{c}"))
+            .map(|c| out!("{c}"))
             .ok_or_else(|| anyhow::anyhow!("unknown preset {preset}")),
     };
     match result {
