@@ -6,7 +6,12 @@ input channels of 1-D convolutions over time, as in TC-ResNet (Choi et al. 2019)
 depthwise-separable blocks of DS-CNN (Zhang et al. 2017). Per-band normalisation from the
 training set is folded into the model, so it takes Hark's `kws` features as they are.
 
-Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1]
+`--arch stream` trains the causal variant and exports one streaming step (see the model card);
+`--export-only` re-exports the weights of an earlier run (WORK/<arch>_weights.pt), for example
+with another `--step`.
+
+Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream]
+       [--step 16] [--out PATH]
 Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
 """
 
@@ -259,7 +264,8 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--arch", choices=["stream", "window"], default="stream")
+    parser.add_argument("--arch", choices=["window", "stream"], default="window",
+                        help="window: kws12.onnx; stream: the causal streaming variant")
     parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
                         help="frames per streaming step in the exported model (a multiple of 8)")
     parser.add_argument("--export-only", action="store_true",

@@ -418,11 +418,14 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             }
             dropped_reported = dropped;
         }
+        // Ctrl-C stops at once, even if the device keeps the ring full.
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
         if n > 0 {
             continue;
         }
-        if stop.load(Ordering::Acquire) || (captured >= opened.limit && opened.consumer.is_empty())
-        {
+        if captured >= opened.limit && opened.consumer.is_empty() {
             break;
         }
         if counters.failed.load(Ordering::Acquire) {

@@ -354,3 +354,28 @@ fn csv_sensor_lines_with_bad_lines_skipped_or_fatal() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(read_npy(&clean), read_npy(&out));
 }
+
+#[test]
+fn realtime_paces_file_input() {
+    // 2 s of audio take at least about 2 s with --realtime (and far less without).
+    let wav = sample_wav();
+    let dir = tempfile::tempdir().unwrap();
+    let raw: Vec<u8> = sample_s16le()[..64_000].to_vec();
+    let out = dir.path().join("x.npy");
+    let args = [
+        "features",
+        "-",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "s16le",
+        "--rate",
+        "16000",
+    ];
+    let started = std::time::Instant::now();
+    let output = hark_stdin(&[&args[..], &["--realtime"]].concat(), &raw);
+    let paced = started.elapsed();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(paced.as_secs_f64() >= 1.9, "2 s of audio read in {paced:?}");
+    assert!(wav.exists());
+}

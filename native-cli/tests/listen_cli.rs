@@ -167,3 +167,40 @@ fn devices_lists_inputs_as_json_lines() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_a_summary() {
+    // No --duration: the device yields zeros forever after the file, until SIGINT.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 0.0);
+    let config = alsa_config();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["listen", "--device", "alsa:hark_test", "--ring-ms", "20000"])
+        .env("ALSA_CONFIG_PATH", &config)
+        .env("HARK_ALSA_INFILE", &raw)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary = stderr.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("hark: ") && summary.contains("s of audio, 6 events, "),
+        "{stderr}"
+    );
+    assert!(summary.ends_with("samples dropped"), "{summary}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        6,
+        "one readable line per keyword: {stdout}"
+    );
+}
