@@ -32,19 +32,59 @@ pub struct DetectArgs {
     stream: PathBuf,
     #[command(flatten)]
     source: InputArgs,
+    #[command(flatten)]
+    detector: DetectorOptions,
+}
+
+/// The keyword detector's options, shared by `hark detect` and `hark listen`.
+#[derive(Debug, clap::Args)]
+pub struct DetectorOptions {
     /// An ONNX keyword model (default: the bundled 12-class model).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// One JSON line per event: {"keyword", "start", "end", "score"}.
+    /// JSON lines: one per event, {"keyword", "start", "end", "score"} (and status lines from
+    /// `listen`).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// One threshold for every keyword instead of the model's own.
     #[arg(long, value_parser = threshold)]
     threshold: Option<f32>,
-    /// Run a window model every N feature frames (10 ms each); a streaming model (the
-    /// bundled one) runs on its own step and ignores this.
+    /// Run a window model every N feature frames (10 ms each); a streaming model
+    /// (models/kws/kws12_stream.onnx) runs on its own step and ignores this.
     #[arg(long, default_value_t = DetectorParams::default().stride_frames)]
     stride: usize,
+}
+
+impl DetectorOptions {
+    /// The model and the detector parameters these options ask for.
+    pub fn load(&self) -> Result<(KwsModel, DetectorParams)> {
+        let model = load_model(self.model.as_deref())?;
+        let thresholds = self.threshold.map(|t| {
+            model
+                .thresholds()
+                .iter()
+                .map(|k| k.map(|_| t))
+                .collect::<Vec<_>>()
+        });
+        let params = DetectorParams {
+            stride_frames: self.stride.max(1),
+            thresholds,
+            ..DetectorParams::default()
+        };
+        Ok((model, params))
+    }
+
+    /// Prints one event, readable or as a JSON line.
+    pub fn print(&self, e: &hark_detector::Event) {
+        if self.json {
+            out!(
+                "{}",
+                json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
+            );
+        } else {
+            out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+        }
+    }
 }
 
 pub(crate) fn threshold(text: &str) -> Result<f32, String> {
@@ -105,36 +145,14 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
 
 /// Runs `hark detect`.
 pub fn detect(args: &DetectArgs) -> Result<()> {
-    let model = load_model(args.model.as_deref())?;
+    let (model, params) = args.detector.load()?;
     let mut source = Reader::new(
         input::open(&args.stream, &args.source)?,
         &args.source,
         &args.stream,
     );
-    let thresholds = args.threshold.map(|t| {
-        model
-            .thresholds()
-            .iter()
-            .map(|k| k.map(|_| t))
-            .collect::<Vec<_>>()
-    });
-    let params = DetectorParams {
-        stride_frames: args.stride.max(1),
-        thresholds,
-        ..DetectorParams::default()
-    };
     let mut pipeline = Pipeline::new(model, source.rate(), params)?;
-    let json = args.json;
-    let print = |e: hark_detector::Event| {
-        if json {
-            out!(
-                "{}",
-                json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
-            );
-        } else {
-            out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
-        }
-    };
+    let print = |e: hark_detector::Event| args.detector.print(&e);
     let mut chunk = Vec::new();
     let mut offset = 0u64;
     while source.next(4096, &mut chunk)? > 0 {

@@ -5,7 +5,6 @@
 //! locks, prints or blocks: when the ring is full the samples are dropped and counted. The
 //! main thread pops the ring, runs the keyword [`Pipeline`] and prints events and status.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,14 +12,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
-use hark_detector::{DetectorParams, Event, Pipeline};
+use hark_detector::{Event, Pipeline};
 use hark_dsp::SampleRate;
 use ringbuf::HeapRb;
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use serde_json::json;
 
 use crate::input::ChannelSelect;
-use crate::kws::{load_model, round, threshold};
+use crate::kws::{DetectorOptions, round};
 
 /// Arguments of `hark listen`.
 #[derive(Debug, clap::Args)]
@@ -29,16 +28,8 @@ pub struct ListenArgs {
     /// part of its name; default: the system's default input.
     #[arg(long)]
     device: Option<String>,
-    /// An ONNX keyword model (default: the bundled 12-class model).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// JSON lines: one per event ({"keyword", "start", "end", "score"}) and status lines
-    /// ({"status", "seconds", "dropped", ...}) at the start, every 10 s and at the end.
-    #[arg(long)]
-    json: bool,
-    /// One threshold for every keyword instead of the model's own.
-    #[arg(long, value_parser = threshold)]
-    threshold: Option<f32>,
+    #[command(flatten)]
+    detector: DetectorOptions,
     /// Stop after this many seconds of captured audio.
     #[arg(long, value_parser = positive_seconds)]
     duration: Option<f64>,
@@ -318,19 +309,8 @@ where
 
 /// Runs `hark listen`.
 pub fn listen(args: &ListenArgs) -> Result<()> {
-    let model = load_model(args.model.as_deref())?;
+    let (model, params) = args.detector.load()?;
     let want_rate = model.feature_config().sample_rate.hz();
-    let thresholds = args.threshold.map(|t| {
-        model
-            .thresholds()
-            .iter()
-            .map(|k| k.map(|_| t))
-            .collect::<Vec<_>>()
-    });
-    let params = DetectorParams {
-        thresholds,
-        ..DetectorParams::default()
-    };
     let select = args.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -349,7 +329,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         args.duration,
     )?;
     let mut pipeline = Pipeline::new(model.clone(), opened.rate, params.clone())?;
-    let json = args.json;
+    let json = args.detector.json;
     let status = |what: &str, opened: &Opened, counters: &Counters, events: u64| {
         let rate = f64::from(opened.rate.hz());
         let seconds = counters.captured.load(Ordering::Acquire) as f64 / rate;
@@ -382,14 +362,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     let events = std::cell::Cell::new(0u64);
     let mut print = |e: Event| {
         events.set(events.get() + 1);
-        if json {
-            out!(
-                "{}",
-                json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
-            );
-        } else {
-            out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
-        }
+        args.detector.print(&e);
     };
     let mut buffer = vec![0.0f32; 4096];
     let mut next_status = 10.0;

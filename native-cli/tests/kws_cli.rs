@@ -5,21 +5,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::{data_dir, hark};
-
-fn json_lines(output: &Output) -> Vec<serde_json::Value> {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
+use common::{data_dir, hark, json_lines};
 
 #[test]
 fn classify_prints_one_json_line_per_clip() {

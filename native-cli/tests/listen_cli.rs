@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{hark, hark_env};
+use common::{hark, hark_env, json_lines};
 
 fn alsa_config() -> String {
     let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/hark_test.conf");
@@ -50,18 +50,6 @@ fn listen(raw: &Path, args: &[&str]) -> Output {
     )
 }
 
-fn lines(output: &Output) -> Vec<serde_json::Value> {
-    assert!(
-        output.status.success(),
-        "hark listen failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
-
 #[test]
 fn listen_on_a_capture_device_spots_the_keywords_without_dropping() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +60,7 @@ fn listen_on_a_capture_device_spots_the_keywords_without_dropping() {
         &raw,
         &["--duration", &format!("{seconds}"), "--ring-ms", "20000"],
     );
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     let first = &lines[0];
     assert_eq!(first["status"], "listening");
     assert_eq!(first["device"], "alsa:hark_test");
@@ -121,7 +109,7 @@ fn a_slow_consumer_drops_samples_and_counts_them() {
             "20",
         ],
     );
-    let lines = lines(&output);
+    let lines = json_lines(&output);
     let last = lines.last().unwrap();
     assert_eq!(last["status"], "stopped");
     let dropped = last["dropped"].as_u64().unwrap();

@@ -51,3 +51,17 @@ pub fn hark_stdin(args: &[&str], stdin: &[u8]) -> Output {
     writer.join().expect("writer thread");
     output
 }
+
+/// The JSON lines of a successful run's stdout.
+#[allow(dead_code)] // not every test file uses it
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "hark failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
