@@ -258,6 +258,46 @@ impl Pipeline {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Pushes feature frames computed elsewhere, `n_features` values per frame, in order:
+    /// the rest of the pipeline (model, smoothing, thresholds, refractory time) as
+    /// [`push`](Self::push) would run it on the samples behind them.
+    ///
+    /// This splits the pipeline across threads: a [`Frontend`] built with the model's
+    /// [`feature_config`](KwsModel::feature_config) runs where the samples arrive (an audio
+    /// callback, a Web Audio worklet) and hands its frames to the thread that owns the
+    /// `Pipeline`. Mixing `push` and `push_features` on one pipeline is a caller error the
+    /// pipeline cannot see: use one or the other.
+    pub fn push_features(
+        &mut self,
+        frames: &[f32],
+        mut on_event: impl FnMut(Event),
+    ) -> Result<(), DetectorError> {
+        let n = self.core.n_features;
+        if !frames.len().is_multiple_of(n) {
+            return Err(DetectorError::Shape {
+                expected: format!("a multiple of {n} feature values"),
+                found: format!("{} values", frames.len()),
+            });
+        }
+        if let Some(index) = frames.iter().position(|v| !v.is_finite()) {
+            return Err(DetectorError::Shape {
+                expected: "finite feature values".into(),
+                found: format!("{} at value {index}", frames[index]),
+            });
+        }
+        for frame in frames.chunks_exact(n) {
+            self.core.on_frame(frame, &mut on_event)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a stream fed by [`push_features`](Self::push_features): closes an open event.
+    pub fn finish_features(&mut self, mut on_event: impl FnMut(Event)) {
+        if let Some(event) = self.core.open.take() {
+            on_event(event);
+        }
+    }
+
     /// Ends the stream: flushes the front end and closes an open event.
     pub fn finish(&mut self, mut on_event: impl FnMut(Event)) -> Result<(), DetectorError> {
         let core = &mut self.core;

@@ -156,3 +156,47 @@ fn streams_of_validation_speech() {
         "{false_events} false events"
     );
 }
+
+#[test]
+fn split_pipeline_gives_the_same_events() {
+    // The browser build runs the front end in the audio worklet and the model elsewhere: the
+    // frames handed over must give exactly the events of the whole pipeline.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let clip = read_wav(&path).expect("sample");
+    let whole = detect(&clip.samples, clip.rate);
+    assert!(!whole.is_empty());
+
+    let model = KwsModel::bundled().expect("model");
+    let rate = SampleRate::new(clip.rate).expect("rate");
+    let mut frontend = hark_dsp::Frontend::new(rate, model.feature_config().clone()).expect("fe");
+    let mut pipeline = Pipeline::new(model, rate, DetectorParams::default()).expect("pipeline");
+    let mut events = Vec::new();
+    let mut frames = Vec::new();
+    // 128-sample blocks as a Web Audio quantum delivers them, frames handed over in batches.
+    for block in clip.samples.chunks(128) {
+        frontend
+            .process(block, |f| frames.extend_from_slice(f))
+            .expect("features");
+        if frames.len() >= 40 * 7 {
+            pipeline
+                .push_features(&frames, |e| events.push(e))
+                .expect("push");
+            frames.clear();
+        }
+    }
+    frontend.finish(|f| frames.extend_from_slice(f));
+    pipeline
+        .push_features(&frames, |e| events.push(e))
+        .expect("push");
+    pipeline.finish_features(|e| events.push(e));
+    assert_eq!(events, whole);
+
+    let err = pipeline
+        .push_features(&[0.0; 41], |_| {})
+        .expect_err("a partial frame");
+    assert!(err.to_string().contains("multiple of 40"), "{err}");
+    let mut nan = vec![0.0; 40];
+    nan[3] = f32::NAN;
+    let err = pipeline.push_features(&nan, |_| {}).expect_err("NaN");
+    assert!(err.to_string().contains("finite"), "{err}");
+}

@@ -1,8 +1,279 @@
-//! Hark in the browser: a wasm-bindgen build that runs the front end in an AudioWorklet and the
-//! model in a Worker.
+//! Hark in the browser: one Wasm module (wasm-bindgen) used in two places.
 //!
-//! Not built yet: this crate holds its place in the workspace until the browser work lands.
-//! The feature front end it will use (`hark-dsp`) already builds for `wasm32-unknown-unknown`,
-//! with and without `+simd128`; CI checks that.
+//! - [`FeatureStream`] runs in the `AudioWorkletProcessor`, on the audio thread: it takes each
+//!   128-frame quantum at the context's rate, resamples it and computes the model's features
+//!   with `hark-dsp`. It reads its input from and writes its frames to buffers inside the Wasm
+//!   memory (`input_ptr`, `output_ptr`), so a quantum costs no allocation on either side, and
+//!   it exports only numeric functions after construction.
+//! - [`Spotter`] runs in a module Worker: the rest of [`hark_detector::Pipeline`] (model,
+//!   smoothing, thresholds, refractory time) on the frames the worklet hands over through a
+//!   ring (`SharedArrayBuffer` when the page is cross-origin isolated, `MessagePort` messages
+//!   otherwise). The model runs off the audio thread: its cost per run (about 0.5 ms here, with
+//!   rare far longer outliers) is too close to a quantum's 2.67 ms budget at 48 kHz.
+//! - [`Detector`] is the whole pipeline (samples in, events out) for files and benchmarks.
+//!
+//! The JavaScript API around them (`web-audio/js/hark.js`, typed by `hark.d.ts`) wires the
+//! worklet, the Worker and the microphone together; `web-audio/scripts/build.sh` builds it.
 
-pub use hark_detector as detector;
+use hark_detector::{DetectorParams, Event, KwsModel, Pipeline};
+use hark_dsp::{FeatureConfig, Frontend, SampleRate};
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+fn rate(hz: u32) -> Result<SampleRate, JsError> {
+    SampleRate::new(hz).ok_or_else(|| JsError::new("the sample rate must be positive"))
+}
+
+fn load(model: Option<Vec<u8>>) -> Result<KwsModel, JsError> {
+    Ok(match model {
+        Some(bytes) => KwsModel::from_bytes(&bytes)?,
+        None => KwsModel::bundled()?,
+    })
+}
+
+/// Events as plain JS objects `{keyword, start, end, score}`, the shape of `hark detect --json`.
+fn events_to_js(events: &[Event]) -> Array {
+    let out = Array::new();
+    for e in events {
+        let o = Object::new();
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&o, &"keyword".into(), &e.keyword.as_str().into());
+        let _ = Reflect::set(&o, &"start".into(), &e.start.into());
+        let _ = Reflect::set(&o, &"end".into(), &e.end.into());
+        let _ = Reflect::set(&o, &"score".into(), &f64::from(e.score).into());
+        out.push(&o);
+    }
+    out
+}
+
+/// The audio-thread half: samples of one channel at the context's rate in, feature frames out.
+///
+/// Build it once with the model's feature config (its text form, [`Spotter::feature_config`]),
+/// then for each quantum write the samples into the Wasm memory at [`input_ptr`] and call
+/// [`process`]; the frames it completed are at [`output_ptr`], `n_features` values each.
+/// Nothing is allocated after construction.
+///
+/// [`input_ptr`]: FeatureStream::input_ptr
+/// [`process`]: FeatureStream::process
+/// [`output_ptr`]: FeatureStream::output_ptr
+#[wasm_bindgen]
+pub struct FeatureStream {
+    frontend: Frontend,
+    input: Vec<f32>,
+    output: Vec<f32>,
+    n_features: usize,
+    max_frames: usize,
+}
+
+#[wasm_bindgen]
+impl FeatureStream {
+    /// A front end for `input_rate` samples arriving in blocks of at most `block_len`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(input_rate: u32, config: &str, block_len: usize) -> Result<FeatureStream, JsError> {
+        let config: FeatureConfig = config.parse()?;
+        let n_features = config.n_features();
+        let hop = config.hop_length;
+        let frontend = Frontend::new(rate(input_rate)?, config)?;
+        let block_len = block_len.max(1);
+        // Frames one block can complete: every resampler chunk it finishes, plus the
+        // samples already waiting in the extractor.
+        let resampler = frontend.resampler();
+        let chunks = block_len / resampler.chunk_len().max(1) + 2;
+        let samples = chunks * resampler.max_block_len().max(block_len);
+        let max_frames = samples / hop + 2;
+        Ok(FeatureStream {
+            frontend,
+            input: vec![0.0; block_len],
+            output: vec![0.0; max_frames * n_features],
+            n_features,
+            max_frames,
+        })
+    }
+
+    /// Where to write a block's samples (`block_len` floats in the Wasm memory).
+    pub fn input_ptr(&mut self) -> *mut f32 {
+        self.input.as_mut_ptr()
+    }
+
+    /// Where [`process`](Self::process) leaves the frames it completed.
+    pub fn output_ptr(&self) -> *const f32 {
+        self.output.as_ptr()
+    }
+
+    /// The largest block [`process`](Self::process) takes.
+    pub fn block_len(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Values per frame.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Room at [`output_ptr`](Self::output_ptr), in frames.
+    pub fn max_frames(&self) -> usize {
+        self.max_frames
+    }
+
+    /// Runs the first `n` samples at [`input_ptr`](Self::input_ptr); returns how many frames
+    /// are now at [`output_ptr`](Self::output_ptr). A block with a NaN or infinite sample is
+    /// rejected whole with an error (and nothing of it is used).
+    pub fn process(&mut self, n: usize) -> Result<usize, JsError> {
+        let n = n.min(self.input.len());
+        let (input, output) = (&self.input[..n], &mut self.output);
+        let width = self.n_features;
+        let max = self.max_frames;
+        let mut count = 0;
+        self.frontend.process(input, |frame| {
+            // The bound in `new` makes the guard unreachable; it keeps a surprise from
+            // writing out of bounds.
+            if count < max {
+                output[count * width..(count + 1) * width].copy_from_slice(frame);
+                count += 1;
+            }
+        })?;
+        Ok(count)
+    }
+
+    /// Forgets all state (a new stream).
+    pub fn reset(&mut self) {
+        self.frontend.reset();
+    }
+}
+
+/// The Worker half: feature frames in, keyword events and per-label scores out.
+#[wasm_bindgen]
+pub struct Spotter {
+    pipeline: Pipeline,
+    events: Vec<Event>,
+}
+
+#[wasm_bindgen]
+impl Spotter {
+    /// A spotter for a model given as the bytes of an ONNX file, or the bundled 12-class
+    /// model when `model` is undefined. Runs one inference so the first real one is not slow.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: Option<Vec<u8>>) -> Result<Spotter, JsError> {
+        let model = load(model)?;
+        // A front end at the model's own rate: the frames come from a FeatureStream.
+        let rate = model.feature_config().sample_rate;
+        let silence = vec![0.0; model.input_len()];
+        let mut probs = vec![0.0; model.labels().len()];
+        if model.step_frames().is_none() {
+            model.predict_into(&silence, &mut probs)?;
+        }
+        let pipeline = Pipeline::new(model, rate, DetectorParams::default())?;
+        Ok(Spotter {
+            pipeline,
+            events: Vec::new(),
+        })
+    }
+
+    /// The model's feature config, in the text form [`FeatureStream::new`] takes.
+    pub fn feature_config(&self) -> String {
+        self.pipeline.model().feature_config().to_string()
+    }
+
+    /// Values per frame.
+    pub fn n_features(&self) -> usize {
+        self.pipeline.model().feature_config().n_features()
+    }
+
+    /// Seconds between frames.
+    pub fn hop_seconds(&self) -> f64 {
+        let config = self.pipeline.model().feature_config();
+        config.hop_length as f64 / f64::from(config.sample_rate.hz())
+    }
+
+    /// The model's labels, in score order.
+    pub fn labels(&self) -> Vec<String> {
+        self.pipeline.model().labels().to_vec()
+    }
+
+    /// The model's recommended thresholds, in label order (NaN: never reported).
+    pub fn default_thresholds(&self) -> Vec<f32> {
+        let model = self.pipeline.model();
+        model
+            .thresholds()
+            .iter()
+            .map(|t| t.unwrap_or(f32::NAN))
+            .collect()
+    }
+
+    /// Sets one label's threshold; `undefined` never reports it.
+    pub fn set_threshold(&mut self, label: &str, threshold: Option<f32>) -> Result<(), JsError> {
+        if let Some(t) = threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(JsError::new(&format!(
+                "threshold {t} for {label:?} is outside 0..1"
+            )));
+        }
+        Ok(self.pipeline.set_threshold(label, threshold)?)
+    }
+
+    /// Runs whole frames (`n_features` values each); returns the events they completed.
+    pub fn push_features(&mut self, frames: &[f32]) -> Result<Array, JsError> {
+        let events = &mut self.events;
+        events.clear();
+        self.pipeline.push_features(frames, |e| events.push(e))?;
+        Ok(events_to_js(events))
+    }
+
+    /// The latest smoothed probabilities, in label order.
+    pub fn scores(&self) -> Vec<f32> {
+        self.pipeline.scores().to_vec()
+    }
+
+    /// Ends the stream; returns an event still open.
+    pub fn finish(&mut self) -> Array {
+        let events = &mut self.events;
+        events.clear();
+        self.pipeline.finish_features(|e| events.push(e));
+        events_to_js(events)
+    }
+}
+
+/// The whole pipeline in one place (samples in, events out), as `hark detect` runs it: for
+/// files, and for the benchmark against the native build.
+#[wasm_bindgen]
+pub struct Detector {
+    pipeline: Pipeline,
+    events: Vec<Event>,
+}
+
+#[wasm_bindgen]
+impl Detector {
+    /// A detector for samples at `input_rate`, with the model's bytes or the bundled model.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: Option<Vec<u8>>, input_rate: u32) -> Result<Detector, JsError> {
+        let pipeline = Pipeline::new(load(model)?, rate(input_rate)?, DetectorParams::default())?;
+        Ok(Detector {
+            pipeline,
+            events: Vec::new(),
+        })
+    }
+
+    /// Pushes samples; returns the events they completed.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Array, JsError> {
+        let events = &mut self.events;
+        events.clear();
+        self.pipeline.push(samples, |e| events.push(e))?;
+        Ok(events_to_js(events))
+    }
+
+    /// Pushes samples and only counts the events (no JS objects: for benchmarks).
+    pub fn push_count(&mut self, samples: &[f32]) -> Result<usize, JsError> {
+        let mut n = 0;
+        self.pipeline.push(samples, |_| n += 1)?;
+        Ok(n)
+    }
+
+    /// Ends the stream; returns the last events.
+    pub fn finish(&mut self) -> Result<Array, JsError> {
+        let events = &mut self.events;
+        events.clear();
+        self.pipeline.finish(|e| events.push(e))?;
+        Ok(events_to_js(events))
+    }
+}

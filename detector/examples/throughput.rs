@@ -1,0 +1,61 @@
+//! CPU cost of the whole keyword pipeline (resampling, features, model, smoothing) on raw
+//! samples, for comparing builds: `web-audio/scripts/bench.mjs` runs this beside the same
+//! pipeline in Wasm.
+//!
+//! ```text
+//! cargo run --release -p hark-detector --example throughput -- SAMPLES.f32 RATE [CHUNK]
+//! ```
+//!
+//! `SAMPLES.f32`: mono little-endian f32. Prints one JSON line: audio seconds, the thread's
+//! CPU seconds for the processing (model loading excluded), events.
+
+use std::process::ExitCode;
+
+use hark_detector::{DetectorParams, KwsModel, Pipeline};
+use hark_dsp::SampleRate;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(path), Some(rate)) = (args.first(), args.get(1).and_then(|r| r.parse().ok())) else {
+        eprintln!("usage: throughput SAMPLES.f32 RATE [CHUNK]");
+        return ExitCode::from(2);
+    };
+    let chunk: usize = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1024);
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let samples: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let Some(rate) = SampleRate::new(rate) else {
+        eprintln!("the rate must be positive");
+        return ExitCode::from(2);
+    };
+    let run = || -> Result<(f64, usize), hark_detector::DetectorError> {
+        let model = KwsModel::bundled()?;
+        let mut pipeline = Pipeline::new(model, rate, DetectorParams::default())?;
+        let mut events = 0;
+        let start = cpu_time::ThreadTime::now();
+        for block in samples.chunks(chunk) {
+            pipeline.push(block, |_| events += 1)?;
+        }
+        pipeline.finish(|_| events += 1)?;
+        Ok((start.elapsed().as_secs_f64(), events))
+    };
+    match run() {
+        Ok((cpu, events)) => {
+            let audio = samples.len() as f64 / f64::from(rate.hz());
+            println!(r#"{{"audio_seconds": {audio}, "cpu_seconds": {cpu}, "events": {events}}}"#);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

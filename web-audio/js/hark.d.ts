@@ -1,0 +1,92 @@
+// Types of Hark's browser API (hark.js).
+
+/** A keyword detected in the stream, in the shape of `hark detect --json`. */
+export interface KeywordEvent {
+  keyword: string;
+  /** Seconds from the start of listening: start of the model window that fired. */
+  start: number;
+  /** Seconds from the start of listening: when the detection became possible. */
+  end: number;
+  /** The smoothed probability that crossed the threshold. */
+  score: number;
+}
+
+export interface ScoresEvent {
+  /** Smoothed probabilities, in `labels` order. */
+  scores: Float32Array;
+  labels: string[];
+}
+
+export interface FeaturesEvent {
+  /** New log-mel frames, `nFeatures` values each, oldest first. */
+  features: Float32Array;
+  nFeatures: number;
+}
+
+export interface InferenceStats {
+  framesSeen: number;
+  runs: number;
+  medianMs: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface Stats {
+  /** Render quanta (128 frames) the worklet processed. */
+  quanta: number;
+  /** Quanta whose processing took 3 ms or more (the budget is 2.67 ms at 48 kHz). */
+  late: number;
+  maxQuantumMs: number;
+  /** Quanta rejected for a NaN or infinite sample. */
+  rejected: number;
+  /** Feature frames the Worker could not take in time (the ring was full). */
+  droppedFrames: number;
+  droppedSeconds: number;
+  transport: 'sab' | 'port';
+  sampleRate: number;
+  /** Timings of the model in the Worker, after stop(). */
+  inference: InferenceStats | null;
+}
+
+export interface SpotterOptions {
+  /** The ONNX model: a URL, or its bytes. Default: the bundled 12-class model. */
+  model?: string | URL | ArrayBuffer | Uint8Array;
+  /** Where hark_web_audio_bg.wasm is (default: beside hark.js). */
+  wasmUrl?: string | URL;
+  /** Thresholds by label (0..1; null never reports the label). */
+  thresholds?: Record<string, number | null>;
+  /** How the worklet hands frames to the Worker: a SharedArrayBuffer ring ('sab', needs a
+   * cross-origin isolated page) or MessagePort messages ('port'). Default: 'sab' where possible. */
+  transport?: 'sab' | 'port';
+  /** Ring length in seconds of frames (default 2). */
+  ringSeconds?: number;
+}
+
+export interface StartOptions {
+  /** An AudioContext to use; by default one is created (and closed by stop()). */
+  context?: AudioContext;
+}
+
+/** The constraints used for the microphone: echo cancellation, noise suppression, auto gain off. */
+export const MICROPHONE_CONSTRAINTS: Readonly<MediaTrackConstraints>;
+
+export function createSpotter(options?: SpotterOptions): Promise<Spotter>;
+
+export class Spotter {
+  private constructor();
+  readonly labels: string[];
+  readonly nFeatures: number;
+  readonly hopSeconds: number;
+  readonly thresholds: Record<string, number | null>;
+  readonly transport: 'sab' | 'port' | null;
+  on(type: 'keyword', listener: (e: KeywordEvent) => void): () => void;
+  on(type: 'scores', listener: (e: ScoresEvent) => void): () => void;
+  on(type: 'features', listener: (e: FeaturesEvent) => void): () => void;
+  on(type: 'stats', listener: (e: Stats) => void): () => void;
+  on(type: 'error', listener: (e: { message: string }) => void): () => void;
+  setThreshold(label: string, value: number | null): void;
+  /** Listens to the microphone (no source), a MediaStream, or an AudioNode of options.context. */
+  start(source?: MediaStream | AudioNode | null, options?: StartOptions): Promise<{ sampleRate: number; transport: 'sab' | 'port' }>;
+  stop(): Promise<Stats | null>;
+  close(): Promise<void>;
+}

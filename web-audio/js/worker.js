@@ -1,0 +1,123 @@
+// The model half of Hark in the browser, in a module Worker: the keyword pipeline after the
+// features (`Spotter`: model, smoothing, thresholds, refractory time) on the frames the
+// worklet computes, read from a SharedArrayBuffer ring or received on a MessagePort.
+import { initSync, Spotter } from './hark_web_audio.js';
+import { FrameRing, H } from './ring.js';
+
+let spotter = null;
+let model; // the model's bytes (undefined: the bundled model), kept for a restart
+const thresholds = new Map();
+let ring = null;
+let port = null;
+let running = false;
+let frames = null; // scratch for frames read from the ring
+let framesSeen = 0;
+const runMs = []; // time of each push_features call that ran the model, for stats
+
+function post(msg, transfer) {
+  self.postMessage(msg, transfer ?? []);
+}
+
+function handle(batch) {
+  const t0 = performance.now();
+  let events;
+  try {
+    events = spotter.push_features(batch);
+  } catch (e) {
+    post({ type: 'error', message: `worker: ${e?.message ?? e}` });
+    return;
+  }
+  const ms = performance.now() - t0;
+  runMs.push(ms);
+  if (runMs.length > 2048) runMs.splice(0, 1024);
+  framesSeen += batch.length / spotter.n_features();
+  for (const e of events) post({ type: 'keyword', ...e });
+  const copy = batch.slice();
+  post({ type: 'frames', features: copy, scores: spotter.scores(), framesSeen, ms }, [copy.buffer]);
+}
+
+async function readRing() {
+  const width = spotter.n_features();
+  frames = new Float32Array(ring.capacity * width);
+  while (running) {
+    const n = ring.read(frames, ring.capacity);
+    if (n > 0) {
+      handle(frames.subarray(0, n * width));
+      continue;
+    }
+    if (Atomics.load(ring.header, H.STOP) === 1) break;
+    const seen = Atomics.load(ring.header, H.WRITE);
+    if (ring.available() > 0) continue;
+    if (typeof Atomics.waitAsync === 'function') {
+      const r = Atomics.waitAsync(ring.header, H.WRITE, seen, 200);
+      if (r.async) await r.value;
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+function finish() {
+  running = false;
+  if (ring) {
+    const width = spotter.n_features();
+    const n = ring.read(frames, ring.capacity);
+    if (n > 0) handle(frames.subarray(0, n * width));
+  }
+  for (const e of spotter.finish()) post({ type: 'keyword', ...e });
+  const sorted = runMs.slice().sort((a, b) => a - b);
+  const pick = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
+  post({
+    type: 'finished',
+    framesSeen,
+    runs: sorted.length,
+    medianMs: pick(0.5),
+    p99Ms: pick(0.99),
+    maxMs: sorted.length ? sorted[sorted.length - 1] : 0,
+  });
+}
+
+self.onmessage = (e) => {
+  const msg = e.data;
+  try {
+    if (msg.type === 'init') {
+      initSync({ module: msg.module });
+      model = msg.model ?? undefined;
+      spotter = new Spotter(model);
+      post({
+        type: 'ready',
+        config: spotter.feature_config(),
+        labels: spotter.labels(),
+        thresholds: Array.from(spotter.default_thresholds(), (t) => (Number.isNaN(t) ? null : t)),
+        nFeatures: spotter.n_features(),
+        hopSeconds: spotter.hop_seconds(),
+      });
+    } else if (msg.type === 'threshold') {
+      spotter.set_threshold(msg.label, msg.value ?? undefined);
+      thresholds.set(msg.label, msg.value ?? undefined);
+    } else if (msg.type === 'start') {
+      if (framesSeen > 0) {
+        // A new stream: times from zero, nothing carried over from the last one.
+        spotter.free();
+        spotter = new Spotter(model);
+        for (const [label, value] of thresholds) spotter.set_threshold(label, value);
+        framesSeen = 0;
+        runMs.length = 0;
+      }
+      running = true;
+      if (msg.ring) {
+        ring = new FrameRing(msg.ring);
+        readRing().catch((err) => post({ type: 'error', message: `worker: ${err?.message ?? err}` }));
+      } else {
+        port = msg.port;
+        port.onmessage = (m) => {
+          if (running) handle(m.data);
+        };
+      }
+    } else if (msg.type === 'stop') {
+      finish();
+    }
+  } catch (err) {
+    post({ type: 'error', message: `worker: ${err?.message ?? err}`, during: msg.type });
+  }
+};

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// The keyword pipeline (resampling, features, model, smoothing) in Wasm vs native, in one run:
+// the same minute of 48 kHz audio (assets/sample.wav, looped, resampled by linear
+// interpolation), through the Wasm build in Node (V8, +simd128) and through the native build
+// (detector/examples/throughput.rs), interleaved, 5 rounds; medians and their ratio.
+// Also the cost of the worklet's share alone (FeatureStream on 128-sample quanta) and of a
+// model run in the Worker's share (Spotter.push_features), which decide where each runs.
+//
+//   cargo build --release -p hark-detector --example throughput
+//   bash web-audio/scripts/build.sh
+//   node web-audio/scripts/bench.mjs [--rounds 5] [--seconds 60] [--dist web-audio/dist]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DIST, ROOT, readWav } from '../tests/common.mjs';
+
+const args = process.argv.slice(2);
+const get = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const rounds = get('--rounds', 5);
+const distIndex = args.indexOf('--dist');
+const dist = distIndex >= 0 ? args[distIndex + 1] : DIST;
+const seconds = get('--seconds', 60);
+const RATE = 48000;
+const CHUNK = 1024;
+
+const native = join(ROOT, 'target/release/examples/throughput');
+const glue = await import(join(dist, 'hark_web_audio.js'));
+const wasm = glue.initSync({ module: readFileSync(join(dist, 'hark_web_audio_bg.wasm')) });
+
+// A minute of 48 kHz audio from the sample.
+const clip = readWav(join(ROOT, 'assets/sample.wav'));
+const n = seconds * RATE;
+const audio = new Float32Array(n);
+const step = clip.rate / RATE;
+for (let i = 0; i < n; i++) {
+  const x = (i * step) % (clip.samples.length - 1);
+  const k = Math.floor(x);
+  audio[i] = clip.samples[k] + (clip.samples[k + 1] - clip.samples[k]) * (x - k);
+}
+const work = mkdtempSync(join(tmpdir(), 'hark-bench-'));
+const raw = join(work, 'audio.f32');
+writeFileSync(raw, Buffer.from(audio.buffer));
+
+function runNative() {
+  const out = JSON.parse(execFileSync(native, [raw, String(RATE), String(CHUNK)], { encoding: 'utf8' }));
+  return out.cpu_seconds / out.audio_seconds;
+}
+
+function runWasm() {
+  const detector = new glue.Detector(undefined, RATE);
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < n; i += CHUNK) detector.push_count(audio.subarray(i, i + CHUNK));
+  detector.finish();
+  const t = process.cpuUsage(t0);
+  detector.free();
+  return (t.user + t.system) / 1e6 / seconds;
+}
+
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+
+runWasm(); // warm up: V8 tiers the module up on first use
+const nat = [];
+const wsm = [];
+for (let r = 0; r < rounds; r++) {
+  nat.push(runNative());
+  wsm.push(runWasm());
+}
+
+// The worklet's share: one quantum at a time, as the AudioWorkletProcessor calls it.
+const spotter = new glue.Spotter(undefined);
+const fs = new glue.FeatureStream(RATE, spotter.feature_config(), 128);
+const quantum = [];
+const frames = [];
+const inAt = fs.input_ptr() / 4;
+const outAt = fs.output_ptr() / 4;
+const width = fs.n_features();
+// Two passes: the first warms the engine up (a worklet's first quanta are slow too; the
+// page compiles the module before it starts listening), the second is measured.
+for (let pass = 0; pass < 2; pass++) {
+  quantum.length = 0;
+  frames.length = 0;
+  fs.reset();
+  for (let i = 0; i + 128 <= n; i += 128) {
+    const mem = new Float32Array(wasm.memory.buffer);
+    const t0 = performance.now();
+    mem.set(audio.subarray(i, i + 128), inAt);
+    const k = fs.process(128);
+    quantum.push(performance.now() - t0);
+    for (let f = 0; f < k; f++) frames.push(mem.slice(outAt + f * width, outAt + (f + 1) * width));
+  }
+}
+// The Worker's share: a model run every 8 frames.
+const runs = [];
+for (let f = 0; f + 8 <= frames.length; f += 8) {
+  const batch = new Float32Array(8 * width);
+  for (let j = 0; j < 8; j++) batch.set(frames[f + j], j * width);
+  const t0 = performance.now();
+  spotter.push_features(batch);
+  runs.push(performance.now() - t0);
+}
+rmSync(work, { recursive: true, force: true });
+
+const fmt = (x) => x.toExponential(2);
+const budget = (128 / RATE) * 1000;
+console.log(`keyword pipeline, ${seconds} s of ${RATE / 1000} kHz audio, ${rounds} rounds, CPU s per audio s (median):`);
+console.log(`  native ${fmt(median(nat))}   wasm ${fmt(median(wsm))}   wasm/native ${(median(wsm) / median(nat)).toFixed(2)}x`);
+console.log(`  native rounds ${nat.map(fmt).join(' ')}`);
+console.log(`  wasm rounds   ${wsm.map(fmt).join(' ')}`);
+console.log(`worklet share (FeatureStream, one 128-sample quantum, budget ${budget.toFixed(2)} ms):`);
+console.log(`  median ${(median(quantum) * 1000).toFixed(1)} us, p99.9 ${(q(quantum, 0.999) * 1000).toFixed(1)} us, max ${(Math.max(...quantum) * 1000).toFixed(1)} us over ${quantum.length} quanta`);
+console.log(`worker share (Spotter.push_features, 8 frames and one model run):`);
+console.log(`  median ${median(runs).toFixed(3)} ms, p99 ${q(runs, 0.99).toFixed(3)} ms, max ${Math.max(...runs).toFixed(3)} ms over ${runs.length} runs`);

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// Plays a WAV file into the demo page's microphone in a real headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core, the fake capture device fed from the file)
+// and prints the keyword events the page reports, one JSON line each, in the shape of
+// `hark detect --json`: {"keyword", "start", "end", "score"}.
+//
+//   node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port]
+//        [--chromium PATH] [--keep-profile]
+//
+// On stderr, one JSON line of the run: the worklet's stats (quanta, late quanta, dropped
+// frames), the model's timings in the Worker, any network request made after the page was
+// listening (there must be none), and errors. Exit status 1 on errors.
+//
+// Needs the build (bash web-audio/scripts/build.sh) and `npm ci` in web-audio.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+function usage(message) {
+  if (message) console.error(`listen.mjs: ${message}`);
+  console.error('usage: node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port] [--chromium PATH]');
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const opts = { seconds: null, transport: 'sab', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium', file: null };
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--seconds') opts.seconds = Number(args[++i]);
+  else if (a === '--transport') opts.transport = args[++i];
+  else if (a === '--chromium') opts.chromium = args[++i];
+  else if (a === '-h' || a === '--help') usage();
+  else if (a.startsWith('--')) usage(`unknown option ${a}`);
+  else if (opts.file) usage('one file only');
+  else opts.file = a;
+}
+if (!opts.file) usage('a WAV file is needed');
+if (!['sab', 'port'].includes(opts.transport)) usage('--transport is sab or port');
+if (opts.seconds !== null && !(opts.seconds > 0)) usage('--seconds must be positive');
+
+/** The WAV's duration and its bytes with `pad` seconds of silence appended (Chromium loops
+ * the file: the silence keeps the loop's restart out of the listening time). */
+function padWav(bytes, pad) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error('not a RIFF/WAVE file');
+  let at = 12;
+  let fmt = null;
+  while (at + 8 <= bytes.length) {
+    const id = tag(at);
+    const size = view.getUint32(at + 4, true);
+    if (id === 'fmt ') {
+      fmt = {
+        channels: view.getUint16(at + 10, true),
+        rate: view.getUint32(at + 12, true),
+        blockAlign: view.getUint16(at + 20, true),
+        bits: view.getUint16(at + 22, true),
+      };
+    } else if (id === 'data') {
+      if (!fmt) throw new Error('data chunk before fmt chunk');
+      const dataSize = Math.min(size, bytes.length - at - 8);
+      const frames = Math.floor(dataSize / fmt.blockAlign);
+      const padBytes = Math.round(pad * fmt.rate) * fmt.blockAlign;
+      const head = bytes.subarray(0, at + 8 + dataSize);
+      const out = new Uint8Array(head.length + padBytes);
+      out.set(head);
+      if (fmt.bits === 8) out.fill(128, head.length); // unsigned 8-bit silence
+      const v = new DataView(out.buffer);
+      v.setUint32(4, out.length - 8, true);
+      v.setUint32(at + 4, dataSize + padBytes, true);
+      return { seconds: frames / fmt.rate, padded: out };
+    }
+    at += 8 + size + (size % 2);
+  }
+  throw new Error('no data chunk');
+}
+
+const round = (x) => Math.round(x * 1000) / 1000;
+
+async function main() {
+  const wav = await readFile(resolve(opts.file));
+  const { seconds: duration, padded } = padWav(wav, 3);
+  const listenFor = opts.seconds ?? duration + 1;
+  const work = await mkdtemp(join(tmpdir(), 'hark-listen-'));
+  const fakeMic = join(work, 'input.wav');
+  await writeFile(fakeMic, padded);
+  const { server, url } = await serve({ isolation: true });
+  let browser;
+  const report = { file: opts.file, seconds: round(listenFor), transport: opts.transport };
+  let failed = false;
+  try {
+    browser = await chromium.launch({
+      executablePath: opts.chromium,
+      headless: true,
+      args: [
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${fakeMic}`,
+        '--autoplay-policy=no-user-gesture-required',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const requests = [];
+    let listening = false;
+    const afterLoad = [];
+    context.on('request', (r) => {
+      requests.push(r.url());
+      if (listening) afterLoad.push(r.url());
+    });
+    const consoleErrors = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await page.goto(`${url}/index.html?autostart=1&transport=${opts.transport}`);
+    await page.waitForFunction(() => window.hark && (window.hark.started || window.hark.errors.length > 0), null, {
+      timeout: 30000,
+    });
+    listening = true;
+    const started = Date.now();
+    await page.waitForTimeout(listenFor * 1000);
+    const final = await page.evaluate(() => window.harkStop());
+    const state = await page.evaluate(() => ({
+      events: window.hark.events,
+      errors: window.hark.errors,
+      info: window.hark.info,
+      isolated: window.crossOriginIsolated,
+    }));
+    report.listened = round((Date.now() - started) / 1000);
+    for (const e of state.events) {
+      // Events after the file's end come from the padding (or the loop): not the file's.
+      if (e.start >= duration) continue;
+      console.log(JSON.stringify({ keyword: e.keyword, start: round(e.start), end: round(e.end), score: round(e.score) }));
+    }
+    Object.assign(report, {
+      sampleRate: state.info?.sampleRate,
+      crossOriginIsolated: state.isolated,
+      stats: final,
+      requests: requests.length,
+      requestsAfterLoad: afterLoad,
+      errors: [...state.errors, ...consoleErrors],
+    });
+    failed = report.errors.length > 0;
+  } catch (e) {
+    report.errors = [String(e?.message ?? e)];
+    failed = true;
+  } finally {
+    await browser?.close();
+    server.close();
+    await rm(work, { recursive: true, force: true });
+  }
+  console.error(JSON.stringify(report));
+  process.exit(failed ? 1 : 0);
+}
+
+await main();

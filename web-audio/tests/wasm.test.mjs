@@ -1,0 +1,71 @@
+// The Wasm module in Node: the same pipeline as the native build, and clear errors.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DIST, ROOT, nativeDetect, readWav } from './common.mjs';
+
+const glue = await import(join(DIST, 'hark_web_audio.js'));
+const wasm = glue.initSync({ module: readFileSync(join(DIST, 'hark_web_audio_bg.wasm')) });
+const { Detector, FeatureStream, Spotter } = glue;
+const SAMPLE = join(ROOT, 'assets/sample.wav');
+
+test('the whole pipeline in Wasm gives the events of the native hark detect', () => {
+  const { rate, samples } = readWav(SAMPLE);
+  const detector = new Detector(undefined, rate);
+  const events = [];
+  for (let i = 0; i < samples.length; i += 1000) events.push(...detector.push(samples.subarray(i, i + 1000)));
+  events.push(...detector.finish());
+  const native = nativeDetect(SAMPLE);
+  assert.equal(events.length, native.length, JSON.stringify({ events, native }));
+  assert.equal(native.length, 6);
+  events.forEach((e, i) => {
+    const n = native[i];
+    assert.equal(e.keyword, n.keyword);
+    assert.ok(Math.abs(e.start - n.start) < 1e-3 && Math.abs(e.end - n.end) < 1e-3, `${JSON.stringify(e)} vs ${JSON.stringify(n)}`);
+    assert.ok(Math.abs(e.score - n.score) < 0.01, `${e.score} vs ${n.score}`);
+  });
+});
+
+test('worklet half and model half split as in the page give the same events', () => {
+  const { rate, samples } = readWav(SAMPLE);
+  const whole = new Detector(undefined, rate);
+  const expected = [...whole.push(samples), ...whole.finish()];
+  const spotter = new Spotter(undefined);
+  const fs = new FeatureStream(rate, spotter.feature_config(), 128);
+  const events = [];
+  for (let i = 0; i < samples.length; i += 128) {
+    const block = samples.subarray(i, i + 128);
+    const mem = new Float32Array(wasm.memory.buffer);
+    mem.set(block, fs.input_ptr() / 4);
+    const n = fs.process(block.length);
+    if (n > 0) {
+      const frames = mem.slice(fs.output_ptr() / 4, fs.output_ptr() / 4 + n * fs.n_features());
+      events.push(...spotter.push_features(frames));
+    }
+  }
+  events.push(...spotter.finish());
+  // The front end's last partial frames are not flushed in the page (a stream never ends).
+  assert.deepEqual(
+    events.map((e) => e.keyword),
+    expected.map((e) => e.keyword),
+  );
+  events.forEach((e, i) => assert.ok(Math.abs(e.end - expected[i].end) < 1e-6));
+});
+
+test('bad input is a clear error', () => {
+  assert.throws(() => new Spotter(new Uint8Array([1, 2, 3, 4])), /cannot load the ONNX model/);
+  const spotter = new Spotter(undefined);
+  assert.throws(() => new FeatureStream(48000, 'not a config', 128), /./);
+  assert.throws(() => new FeatureStream(0, spotter.feature_config(), 128), /sample rate must be positive/);
+  assert.throws(() => spotter.push_features(new Float32Array(41)), /multiple of 40/);
+  assert.throws(() => spotter.set_threshold('maybe', 0.5), /maybe/);
+  assert.throws(() => spotter.set_threshold('yes', 1.5), /outside 0..1/);
+  const fs = new FeatureStream(48000, spotter.feature_config(), 128);
+  const mem = new Float32Array(wasm.memory.buffer);
+  mem.fill(0, fs.input_ptr() / 4, fs.input_ptr() / 4 + 128);
+  mem[fs.input_ptr() / 4 + 5] = NaN;
+  assert.throws(() => fs.process(128), /not finite/);
+  assert.equal(fs.process(0), 0);
+  assert.deepEqual(spotter.labels().length, 12);
+});
