@@ -3,7 +3,7 @@
 //! pipeline in Wasm.
 //!
 //! ```text
-//! cargo run --release -p hark-detector --example throughput -- SAMPLES.f32 RATE [CHUNK]
+//! cargo run --release -p hark-detector --example throughput -- SAMPLES.f32 RATE [CHUNK [MODEL]]
 //! ```
 //!
 //! `SAMPLES.f32`: mono little-endian f32. Prints one JSON line: audio seconds, the thread's
@@ -17,7 +17,7 @@ use hark_dsp::SampleRate;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(path), Some(rate)) = (args.first(), args.get(1).and_then(|r| r.parse().ok())) else {
-        eprintln!("usage: throughput SAMPLES.f32 RATE [CHUNK]");
+        eprintln!("usage: throughput SAMPLES.f32 RATE [CHUNK [MODEL.onnx]]");
         return ExitCode::from(2);
     };
     let chunk: usize = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1024);
@@ -37,7 +37,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let run = || -> Result<(f64, usize), hark_detector::DetectorError> {
-        let model = KwsModel::bundled()?;
+        let model = match args.get(3) {
+            Some(path) => KwsModel::from_path(std::path::Path::new(path))?,
+            None => KwsModel::bundled()?,
+        };
         let mut pipeline = Pipeline::new(model, rate, DetectorParams::default())?;
         let mut events = 0;
         let start = cpu_time::ThreadTime::now();

@@ -8,7 +8,7 @@
 //
 //   cargo build --release -p hark-detector --example throughput
 //   bash web-audio/scripts/build.sh
-//   node web-audio/scripts/bench.mjs [--rounds 5] [--seconds 60] [--dist web-audio/dist]
+//   node web-audio/scripts/bench.mjs [--rounds 5] [--seconds 60] [--dist web-audio/dist] [--model M.onnx]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,9 @@ const get = (name, fallback) => {
 const rounds = get('--rounds', 5);
 const distIndex = args.indexOf('--dist');
 const dist = distIndex >= 0 ? args[distIndex + 1] : DIST;
+const modelIndex = args.indexOf('--model');
+const modelPath = modelIndex >= 0 ? args[modelIndex + 1] : null;
+const modelBytes = modelPath ? readFileSync(modelPath) : undefined;
 const seconds = get('--seconds', 60);
 const RATE = 48000;
 const CHUNK = 1024;
@@ -47,12 +50,14 @@ const raw = join(work, 'audio.f32');
 writeFileSync(raw, Buffer.from(audio.buffer));
 
 function runNative() {
-  const out = JSON.parse(execFileSync(native, [raw, String(RATE), String(CHUNK)], { encoding: 'utf8' }));
+  const out = JSON.parse(execFileSync(native, [raw, String(RATE), String(CHUNK), ...(modelPath ? [modelPath] : [])], {
+      encoding: 'utf8',
+    }));
   return out.cpu_seconds / out.audio_seconds;
 }
 
 function runWasm() {
-  const detector = new glue.Detector(undefined, RATE);
+  const detector = new glue.Detector(modelBytes, RATE);
   const t0 = process.cpuUsage();
   for (let i = 0; i < n; i += CHUNK) detector.push_count(audio.subarray(i, i + CHUNK));
   detector.finish();
@@ -73,7 +78,7 @@ for (let r = 0; r < rounds; r++) {
 }
 
 // The worklet's share: one quantum at a time, as the AudioWorkletProcessor calls it.
-const spotter = new glue.Spotter(undefined);
+const spotter = new glue.Spotter(modelBytes);
 const fs = new glue.FeatureStream(RATE, spotter.feature_config(), 128);
 const quantum = [];
 const frames = [];
@@ -108,7 +113,7 @@ rmSync(work, { recursive: true, force: true });
 
 const fmt = (x) => x.toExponential(2);
 const budget = (128 / RATE) * 1000;
-console.log(`keyword pipeline, ${seconds} s of ${RATE / 1000} kHz audio, ${rounds} rounds, CPU s per audio s (median):`);
+console.log(`keyword pipeline (${modelPath ?? 'bundled model'}), ${seconds} s of ${RATE / 1000} kHz audio, ${rounds} rounds, CPU s per audio s (median):`);
 console.log(`  native ${fmt(median(nat))}   wasm ${fmt(median(wsm))}   wasm/native ${(median(wsm) / median(nat)).toFixed(2)}x`);
 console.log(`  native rounds ${nat.map(fmt).join(' ')}`);
 console.log(`  wasm rounds   ${wsm.map(fmt).join(' ')}`);
