@@ -5,7 +5,9 @@
 // `hark detect --json`: {"keyword", "start", "end", "score"}.
 //
 //   node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port]
-//        [--chromium PATH] [--keep-profile]
+//        [--model MODEL.onnx] [--chromium PATH]
+//
+// --model: the page loads that model by URL instead of using the bundled one.
 //
 // On stderr, one JSON line of the run: the worklet's stats (quanta, late quanta, dropped
 // frames), the model's timings in the Worker, any network request made after the page was
@@ -20,17 +22,26 @@ import { serve } from './serve.mjs';
 
 function usage(message) {
   if (message) console.error(`listen.mjs: ${message}`);
-  console.error('usage: node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port] [--chromium PATH]');
+  console.error(
+    'usage: node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port] [--model M.onnx] [--chromium PATH]',
+  );
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
-const opts = { seconds: null, transport: 'sab', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium', file: null };
+const opts = {
+  seconds: null,
+  transport: 'sab',
+  chromium: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  file: null,
+  model: null,
+};
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--seconds') opts.seconds = Number(args[++i]);
   else if (a === '--transport') opts.transport = args[++i];
   else if (a === '--chromium') opts.chromium = args[++i];
+  else if (a === '--model') opts.model = args[++i];
   else if (a === '-h' || a === '--help') usage();
   else if (a.startsWith('--')) usage(`unknown option ${a}`);
   else if (opts.file) usage('one file only');
@@ -86,9 +97,10 @@ async function main() {
   const work = await mkdtemp(join(tmpdir(), 'hark-listen-'));
   const fakeMic = join(work, 'input.wav');
   await writeFile(fakeMic, padded);
-  const { server, url } = await serve({ isolation: true });
+  const files = opts.model ? { '/model/model.onnx': resolve(opts.model) } : {};
+  const { server, url } = await serve({ isolation: true, files });
   let browser;
-  const report = { file: opts.file, seconds: round(listenFor), transport: opts.transport };
+  const report = { file: opts.file, model: opts.model, seconds: round(listenFor), transport: opts.transport };
   let failed = false;
   try {
     browser = await chromium.launch({
@@ -122,14 +134,19 @@ async function main() {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.goto(`${url}/index.html?autostart=1&transport=${opts.transport}`);
+    const model = opts.model ? '&model=model/model.onnx' : '';
+    await page.goto(`${url}/index.html?autostart=1&transport=${opts.transport}${model}`);
     await page.waitForFunction(() => window.hark && (window.hark.started || window.hark.errors.length > 0), null, {
       timeout: 30000,
     });
-    listening = true;
+    const startedOk = await page.evaluate(() => window.hark.started);
+    listening = startedOk;
     const started = Date.now();
-    await page.waitForTimeout(listenFor * 1000);
-    const final = await page.evaluate(() => window.harkStop());
+    let final = null;
+    if (startedOk) {
+      await page.waitForTimeout(listenFor * 1000);
+      final = await page.evaluate(() => window.harkStop());
+    }
     const state = await page.evaluate(() => ({
       events: window.hark.events,
       errors: window.hark.errors,
@@ -146,7 +163,7 @@ async function main() {
       sampleRate: state.info?.sampleRate,
       crossOriginIsolated: state.isolated,
       stats: final,
-      requests: requests.length,
+      requests,
       requestsAfterLoad: afterLoad,
       errors: [...state.errors, ...consoleErrors],
     });

@@ -21,13 +21,14 @@ const TYPES = {
 
 export const DIST = resolve(fileURLToPath(new URL('../dist', import.meta.url)));
 
-/** Serves `dir` on 127.0.0.1:`port` (0: any free port); resolves with { server, url }. */
-export function serve({ dir = DIST, port = 0, isolation = true } = {}) {
+/** Serves `dir` on 127.0.0.1:`port` (0: any free port), and `files` (URL path -> file path)
+ * beside it; resolves with { server, url }. */
+export function serve({ dir = DIST, port = 0, isolation = true, files = {} } = {}) {
   const root = resolve(dir);
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
-    let file = normalize(join(root, path));
-    if (file !== root && !file.startsWith(root + sep)) {
+    let file = files[path] ?? normalize(join(root, path));
+    if (!files[path] && file !== root && !file.startsWith(root + sep)) {
       res.writeHead(403).end();
       return;
     }

@@ -42,6 +42,27 @@ for (const transport of ['sab', 'port']) {
   });
 }
 
+test('a model loaded by URL: the streaming model finds the sample\'s keywords', () => {
+  const model = join(ROOT, 'models/kws/kws12_stream.onnx');
+  const { status, events, report } = listen(SAMPLE, ['--model', model]);
+  assert.equal(status, 0, JSON.stringify(report));
+  assertClean(report);
+  // Fetched while loading, before listening.
+  assert.ok(report.requests.some((u) => u.endsWith('/model/model.onnx')), JSON.stringify(report.requests));
+  const native = nativeDetect(SAMPLE, ['--model', model]);
+  assert.deepEqual(events.map((e) => e.keyword), ['yes', 'no', 'left', 'right', 'stop', 'go'], JSON.stringify(events));
+  assert.deepEqual(native.map((e) => e.keyword), ['yes', 'no', 'left', 'right', 'stop', 'go']);
+});
+
+test('a model that is not one is a clear error in the page', () => {
+  const bad = join(work, 'bad.onnx');
+  writeFileSync(bad, 'this is not an ONNX file');
+  const { status, events, report } = listen(SAMPLE, ['--model', bad, '--seconds', '1']);
+  assert.equal(status, 1);
+  assert.deepEqual(events, []);
+  assert.ok(report.errors.some((e) => /cannot load the ONNX model/.test(e)), JSON.stringify(report.errors));
+});
+
 test('held-out speakers: the page reports the keywords hark detect reports on the same file', () => {
   // Two clips of every keyword from the validation speakers (not trained on), with a few
   // `_unknown_` words, 0.75 s of silence between clips.

@@ -65,9 +65,9 @@ export function harkBin() {
   return join(ROOT, 'target/debug/hark');
 }
 
-/** `hark detect --json FILE` as event objects. */
-export function nativeDetect(file) {
-  const out = execFileSync(harkBin(), ['detect', file, '--json'], { encoding: 'utf8' });
+/** `hark detect --json FILE [extra...]` as event objects. */
+export function nativeDetect(file, extra = []) {
+  const out = execFileSync(harkBin(), ['detect', file, '--json', ...extra], { encoding: 'utf8' });
   return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 

@@ -1,6 +1,7 @@
 // The demo page: starts a spotter on the microphone, draws the log-mel spectrogram, the
 // per-class scores and the keyword events. `?autostart=1` starts without a click (tests);
-// `?transport=port|sab` picks how the worklet hands frames to the Worker.
+// `?transport=port|sab` picks how the worklet hands frames to the Worker; `?model=URL` loads
+// another model than the bundled one.
 // window.hark exposes the events and stats to the test driver (scripts/listen.mjs).
 import { createSpotter } from './hark.js';
 
@@ -61,7 +62,10 @@ async function start() {
   $('start').disabled = true;
   try {
     if (!spotter) {
-      spotter = await createSpotter({ transport: params.get('transport') ?? undefined });
+      spotter = await createSpotter({
+        transport: params.get('transport') ?? undefined,
+        model: params.get('model') ?? undefined,
+      });
       subscribe();
     }
     state.ready = true;
@@ -103,6 +107,7 @@ function subscribe() {
 }
 
 async function stop() {
+  if (!spotter) return null;
   $('stop').disabled = true;
   state.final = await spotter.stop();
   state.started = false;
