@@ -44,7 +44,9 @@ export interface Stats {
   droppedSeconds: number;
   transport: 'sab' | 'port';
   sampleRate: number;
-  /** Timings of the model in the Worker, after stop(). */
+  /** Timings of the Worker's calls into the pipeline, after stop(): with 'port' each call is
+   * a batch of 8 frames with one model run; with 'sab' a call takes what the ring holds, often
+   * one frame, and only every 8th frame runs the model. */
   inference: InferenceStats | null;
 }
 

@@ -12,7 +12,7 @@ let port = null;
 let running = false;
 let frames = null; // scratch for frames read from the ring
 let framesSeen = 0;
-const runMs = []; // time of each push_features call that ran the model, for stats
+const runMs = []; // time of each push_features call (a ring read or a port batch), for stats
 
 function post(msg, transfer) {
   self.postMessage(msg, transfer ?? []);
