@@ -20,6 +20,15 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `hark features - -o OUT --format FORMAT --rate 16000 EXTRA...` with `bytes` on stdin.
+fn features_stdin(out: &Path, format: &str, extra: &[&str], bytes: &[u8]) -> Output {
+    let out = out.to_str().unwrap();
+    let args = [
+        "features", "-", "-o", out, "--format", format, "--rate", "16000",
+    ];
+    hark_stdin(&[&args[..], extra].concat(), bytes)
+}
+
 fn sample_wav() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav")
 }
@@ -160,17 +169,17 @@ fn raw_pcm_on_stdin_gives_the_same_features_and_events_as_the_wav() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let raw = sample_s16le();
-    let args = ["--format", "s16le", "--rate", "16000"];
-    let mut all = vec!["features", "-", "-o", from_stdin.to_str().unwrap()];
-    all.extend_from_slice(&args);
-    let output = hark_stdin(&all, &raw);
+    let output = features_stdin(&from_stdin, "s16le", &[], &raw);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(read_npy(&from_wav), read_npy(&from_stdin));
 
     let file_events = hark(&["detect", wav.to_str().unwrap(), "--json"]);
-    let mut all = vec!["detect", "-", "--json"];
-    all.extend_from_slice(&args);
-    let stdin_events = hark_stdin(&all, &raw);
+    let stdin_events = hark_stdin(
+        &[
+            "detect", "-", "--json", "--format", "s16le", "--rate", "16000",
+        ],
+        &raw,
+    );
     assert!(stdin_events.status.success(), "{}", stderr(&stdin_events));
     assert_eq!(file_events.stdout, stdin_events.stdout);
     assert_eq!(
@@ -183,21 +192,10 @@ fn raw_pcm_on_stdin_gives_the_same_features_and_events_as_the_wav() {
     // Two interleaved channels, one silent: --channel 0 gives the same features again.
     let stereo: Vec<u8> = raw.chunks(2).flat_map(|s| [s[0], s[1], 0, 0]).collect();
     let out = dir.path().join("stereo.npy");
-    let output = hark_stdin(
-        &[
-            "features",
-            "-",
-            "-o",
-            out.to_str().unwrap(),
-            "--format",
-            "s16le",
-            "--rate",
-            "16000",
-            "--channels",
-            "2",
-            "--channel",
-            "0",
-        ],
+    let output = features_stdin(
+        &out,
+        "s16le",
+        &["--channels", "2", "--channel", "0"],
         &stereo,
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -208,18 +206,12 @@ fn raw_pcm_on_stdin_gives_the_same_features_and_events_as_the_wav() {
 fn bad_raw_streams_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.npy");
-    let out = out.to_str().unwrap();
     // A NaN among float samples.
     let mut floats: Vec<u8> = (0..16_000)
         .flat_map(|i| ((i as f32 * 0.01).sin() * 0.1).to_le_bytes())
         .collect();
     floats[4000..4004].copy_from_slice(&f32::NAN.to_le_bytes());
-    let output = hark_stdin(
-        &[
-            "features", "-", "-o", out, "--format", "f32le", "--rate", "16000",
-        ],
-        &floats,
-    );
+    let output = features_stdin(&out, "f32le", &[], &floats);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).to_lowercase().contains("nan") || stderr(&output).contains("not finite"),
@@ -228,34 +220,17 @@ fn bad_raw_streams_are_clear_errors() {
     );
     // A stream that stops inside a sample.
     let odd = vec![0u8; 32_001];
-    let output = hark_stdin(
-        &[
-            "features", "-", "-o", out, "--format", "s16le", "--rate", "16000",
-        ],
-        &odd,
-    );
+    let output = features_stdin(&out, "s16le", &[], &odd);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("middle of a sample frame"),
         "{}",
         stderr(&output)
     );
-    let output = hark_stdin(
-        &[
-            "features",
-            "-",
-            "-o",
-            out,
-            "--format",
-            "s16le",
-            "--rate",
-            "16000",
-            "--lenient",
-        ],
-        &odd,
-    );
+    let output = features_stdin(&out, "s16le", &["--lenient"], &odd);
     assert!(output.status.success(), "{}", stderr(&output));
     // stdin without a format, raw input without a rate.
+    let out = out.to_str().unwrap();
     let output = hark_stdin(&["features", "-", "-o", out], &odd);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -362,18 +337,8 @@ fn realtime_paces_file_input() {
     let dir = tempfile::tempdir().unwrap();
     let raw: Vec<u8> = sample_s16le()[..64_000].to_vec();
     let out = dir.path().join("x.npy");
-    let args = [
-        "features",
-        "-",
-        "-o",
-        out.to_str().unwrap(),
-        "--format",
-        "s16le",
-        "--rate",
-        "16000",
-    ];
     let started = std::time::Instant::now();
-    let output = hark_stdin(&[&args[..], &["--realtime"]].concat(), &raw);
+    let output = features_stdin(&out, "s16le", &["--realtime"], &raw);
     let paced = started.elapsed();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(paced.as_secs_f64() >= 1.9, "2 s of audio read in {paced:?}");
