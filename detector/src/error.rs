@@ -67,6 +67,9 @@ pub enum DetectorError {
     /// A streaming call on a window model.
     #[error("the model is a window model (hark.kind = kws), not a streaming one")]
     NotStreaming,
+    /// Fitting an anomaly model failed (too little data, bad settings).
+    #[error("cannot fit: {0}")]
+    Fit(String),
     /// The audio is too short to classify.
     #[error("clip has no complete feature frame ({samples} samples)")]
     EmptyClip {

@@ -1,4 +1,5 @@
-//! Hark's detectors: keyword models run with tract, and the streaming logic around them.
+//! Hark's detectors: keyword models and anomaly autoencoders run with tract, the streaming
+//! logic around them, and an autoencoder trainer for fitting on the device.
 //!
 //! ```
 //! use hark_detector::{DetectorParams, KwsModel, Pipeline};
@@ -17,10 +18,16 @@
 //! tract types stay inside this crate: models come in as bytes or a path, features as `f32`
 //! slices, results as plain Rust values.
 
+mod anomaly;
+mod autoencoder;
 mod error;
 mod kws;
 mod model;
 
+pub use anomaly::{
+    AnomalyEvent, AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer,
+    Calibration, FitParams, FitReport, FrameScore, MIN_HOLDOUT_WINDOWS, TrainParams, fit_anomaly,
+};
 pub use error::DetectorError;
 pub use hark_dsp as dsp;
 pub use kws::{Classification, DetectorParams, Event, Pipeline};

@@ -15,7 +15,7 @@ pub const MAX_MODEL_BYTES: usize = 32 << 20;
 /// The bundled 12-class Speech Commands model (`models/kws/kws12.onnx`).
 pub static BUNDLED_KWS: &[u8] = include_bytes!("../../models/kws/kws12.onnx");
 
-/// Metadata keys every Hark keyword model carries.
+/// Metadata keys of Hark models (keyword models, and `anomaly` ones).
 pub mod keys {
     /// `kws` (a window model) or `kws-stream` (a streaming step model).
     pub const KIND: &str = "hark.kind";
@@ -32,6 +32,21 @@ pub mod keys {
     pub const STATE_SHAPES: &str = "hark.state_shapes";
     /// `label:threshold` pairs, comma-separated; labels without one are never reported.
     pub const THRESHOLDS: &str = "hark.thresholds";
+    /// Anomaly models: `features` (spectrogram frames, `hark.feature_config`) or `values`
+    /// (the samples themselves, one per frame).
+    pub const ANOMALY_INPUT: &str = "hark.anomaly.input";
+    /// Anomaly models: consecutive frames per window.
+    pub const ANOMALY_CONTEXT: &str = "hark.anomaly.context_frames";
+    /// Anomaly models: scores averaged into the smoothed score.
+    pub const ANOMALY_SMOOTHING: &str = "hark.anomaly.smoothing_frames";
+    /// Anomaly models: per-dimension means of a window, comma-separated.
+    pub const ANOMALY_MEAN: &str = "hark.anomaly.mean";
+    /// Anomaly models: per-dimension standard deviations of a window, comma-separated.
+    pub const ANOMALY_STD: &str = "hark.anomaly.std";
+    /// Anomaly models: the threshold of the smoothed score (`inf`: no events).
+    pub const ANOMALY_THRESHOLD: &str = "hark.anomaly.threshold";
+    /// Anomaly models, informative: how the threshold was calibrated.
+    pub const ANOMALY_CALIBRATION: &str = "hark.anomaly.calibration";
 }
 
 /// A keyword-spotting model, of one of two kinds:

@@ -122,6 +122,12 @@ pub trait Source {
     fn total_frames(&self) -> Option<u64> {
         None
     }
+    /// Moves the timestamps of the values read since the last call into `out`, one per
+    /// value (CSV `timestamp,value` lines; `None` for a line without one). Other sources
+    /// have none and leave `out` empty.
+    fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
+        out.clear();
+    }
 }
 
 /// Opens `path` (`-` for stdin) as the arguments say.
@@ -183,6 +189,7 @@ pub fn open(path: &Path, args: &InputArgs) -> Result<Box<dyn Source>> {
                 line: Vec::with_capacity(MAX_LINE + 1),
                 line_number: 0,
                 skipped: 0,
+                timestamps: Vec::new(),
             })
         }
         Format::Auto => unreachable!("resolved above"),
@@ -299,6 +306,7 @@ struct CsvSource {
     line: Vec<u8>,
     line_number: u64,
     skipped: u64,
+    timestamps: Vec<Option<String>>,
 }
 
 impl CsvSource {
@@ -366,6 +374,11 @@ impl Source for CsvSource {
         self.rate
     }
 
+    fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
+        out.clear();
+        std::mem::swap(out, &mut self.timestamps);
+    }
+
     fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         while out.len() < max_frames {
@@ -386,9 +399,15 @@ impl Source for CsvSource {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let field = text.rsplit(',').next().unwrap_or(text).trim();
+            let (stamp, field) = match text.rsplit_once(',') {
+                Some((stamp, field)) => (Some(stamp.trim()), field.trim()),
+                None => (None, text),
+            };
             match field.parse::<f32>() {
-                Ok(v) if v.is_finite() => out.push(v),
+                Ok(v) if v.is_finite() => {
+                    out.push(v);
+                    self.timestamps.push(stamp.map(str::to_string));
+                }
                 Ok(_) => self.bad(&format!("{field:?} is not a finite number"))?,
                 Err(_) if self.line_number == 1 => {} // a header
                 Err(_) => self.bad(&format!("{field:?} is not a number"))?,
@@ -440,6 +459,11 @@ impl Reader {
     /// The input's sample rate.
     pub fn rate(&self) -> SampleRate {
         self.source.rate()
+    }
+
+    /// The timestamps of the values read since the last call (CSV input), one per value.
+    pub fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
+        self.source.take_timestamps(out);
     }
 
     /// The next chunk of at most `max_frames` (20 ms when paced); `Ok(0)` at the end.

@@ -23,6 +23,7 @@ pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+mod anomaly;
 mod features;
 mod flac;
 mod input;
@@ -56,6 +57,12 @@ enum Command {
     Listen(listen::ListenArgs),
     /// List the input devices, with their ids for `listen --device` and their configurations.
     Devices(listen::DevicesArgs),
+    /// Fit an anomaly model (an autoencoder) to recordings of normal operation, on this
+    /// machine, and calibrate its threshold.
+    Fit(anomaly::FitArgs),
+    /// Anomaly scores of a recording or sensor series: one line (or JSON line) per frame or
+    /// row, and the anomaly events.
+    Score(anomaly::ScoreArgs),
     /// Print a feature preset in the text form models carry in their metadata.
     Config {
         /// The preset.
@@ -72,6 +79,8 @@ fn main() -> ExitCode {
         Command::Detect(args) => kws::detect(&args),
         Command::Listen(args) => listen::listen(&args),
         Command::Devices(args) => listen::devices(&args),
+        Command::Fit(args) => anomaly::fit(&args),
+        Command::Score(args) => anomaly::score(&args),
         Command::Config { preset } => hark_dsp::FeatureConfig::preset(&preset)
             .map(|c| out!("{c}"))
             .ok_or_else(|| anyhow::anyhow!("unknown preset {preset}")),

@@ -1,0 +1,1109 @@
+//! Anomaly scores from an autoencoder's reconstruction error: [`AnomalyModel`] (an ONNX
+//! autoencoder with its feature config, normalisation and threshold in the metadata),
+//! [`AnomalyScorer`] (samples in, scores and events out) and [`fit_anomaly`] (training on
+//! normal data, on the device).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hark_dsp::{FeatureConfig, Frontend, SampleRate};
+use ndarray::Array2;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+pub use crate::autoencoder::TrainParams;
+use crate::autoencoder::{set_metadata, to_onnx, train};
+use crate::error::DetectorError;
+use crate::model::{MAX_MODEL_BYTES, keys};
+
+/// Windows scored per model run when the model takes any batch size.
+const BATCH: usize = 32;
+
+/// What an anomaly model reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnomalyInput {
+    /// Spectrogram frames from `hark_dsp` with this config (audio, vibration).
+    Features(FeatureConfig),
+    /// The samples themselves, one value per frame (slow sensor metrics: temperatures, CPU
+    /// load, request rates).
+    Values,
+}
+
+impl AnomalyInput {
+    /// Values per frame.
+    pub fn n_features(&self) -> usize {
+        match self {
+            AnomalyInput::Features(c) => c.n_features(),
+            AnomalyInput::Values => 1,
+        }
+    }
+}
+
+/// An autoencoder loaded with tract (`hark.kind = anomaly`).
+///
+/// Input `x` of shape `(batch, D)`, output its reconstruction of the same shape, where
+/// `D = hark.anomaly.context_frames × features per frame` is a window of consecutive frames,
+/// oldest first, each value normalised as `(v - mean) / std` with the per-dimension
+/// statistics in `hark.anomaly.mean` and `hark.anomaly.std`. The score of a window is the mean
+/// squared difference between `x` and the reconstruction. The batch dimension may be
+/// symbolic (scored [`BATCH`] windows at a time) or 1.
+#[derive(Debug, Clone)]
+pub struct AnomalyModel {
+    plan: Arc<TypedRunnableModel>,
+    max_batch: usize,
+    input: AnomalyInput,
+    context: usize,
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+    threshold: f32,
+    smoothing: usize,
+}
+
+impl AnomalyModel {
+    /// Loads a model file.
+    pub fn from_path(path: &Path) -> Result<Self, DetectorError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| DetectorError::Load(format!("{}: {e}", path.display())))?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Loads a model from the bytes of an ONNX file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DetectorError> {
+        if bytes.len() > MAX_MODEL_BYTES {
+            return Err(DetectorError::TooLarge {
+                size: bytes.len(),
+                limit: MAX_MODEL_BYTES,
+            });
+        }
+        let load = |e: TractError| DetectorError::Load(format!("{e:#}"));
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .map_err(load)?;
+        let meta = |key: &'static str| -> Result<String, DetectorError> {
+            model
+                .properties
+                .get(&format!("onnx.metadata_props.{key}"))
+                .and_then(|t| {
+                    t.try_as_plain_ram()
+                        .ok()
+                        .and_then(|v| v.to_scalar::<String>().ok().cloned())
+                })
+                .ok_or(DetectorError::Metadata {
+                    key,
+                    problem: "missing (not a Hark model?)".into(),
+                })
+        };
+        let kind = meta(keys::KIND)?;
+        if kind != "anomaly" {
+            return Err(DetectorError::Metadata {
+                key: keys::KIND,
+                problem: format!("{kind:?} is not an anomaly model (anomaly)"),
+            });
+        }
+        let input = match meta(keys::ANOMALY_INPUT)?.as_str() {
+            "features" => AnomalyInput::Features(meta(keys::FEATURE_CONFIG)?.parse().map_err(
+                |e: hark_dsp::ConfigError| DetectorError::Metadata {
+                    key: keys::FEATURE_CONFIG,
+                    problem: e.to_string(),
+                },
+            )?),
+            "values" => AnomalyInput::Values,
+            other => {
+                return Err(DetectorError::Metadata {
+                    key: keys::ANOMALY_INPUT,
+                    problem: format!("{other:?} is neither features nor values"),
+                });
+            }
+        };
+        let number = |key: &'static str, max: usize| -> Result<usize, DetectorError> {
+            meta(key)?
+                .parse()
+                .ok()
+                .filter(|&n| n > 0 && n <= max)
+                .ok_or(DetectorError::Metadata {
+                    key,
+                    problem: format!("not a whole number from 1 to {max}"),
+                })
+        };
+        let context = number(keys::ANOMALY_CONTEXT, 4096)?;
+        let smoothing = number(keys::ANOMALY_SMOOTHING, 1 << 16)?;
+        let dim = context * input.n_features();
+        let floats = |key: &'static str| -> Result<Vec<f32>, DetectorError> {
+            let values = meta(key)?
+                .split(',')
+                .map(|v| v.trim().parse::<f32>().ok().filter(|v| v.is_finite()))
+                .collect::<Option<Vec<f32>>>()
+                .ok_or(DetectorError::Metadata {
+                    key,
+                    problem: "not a comma-separated list of finite numbers".into(),
+                })?;
+            if values.len() != dim {
+                return Err(DetectorError::Metadata {
+                    key,
+                    problem: format!(
+                        "{} values, but the window has {dim} ({context} frames of {})",
+                        values.len(),
+                        input.n_features()
+                    ),
+                });
+            }
+            Ok(values)
+        };
+        let mean = floats(keys::ANOMALY_MEAN)?;
+        let std = floats(keys::ANOMALY_STD)?;
+        if std.iter().any(|&s| s <= 0.0) {
+            return Err(DetectorError::Metadata {
+                key: keys::ANOMALY_STD,
+                problem: "every standard deviation must be positive".into(),
+            });
+        }
+        let threshold_text = meta(keys::ANOMALY_THRESHOLD)?;
+        let threshold = match threshold_text.trim() {
+            "inf" => f32::INFINITY,
+            t => t
+                .parse::<f32>()
+                .ok()
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .ok_or(DetectorError::Metadata {
+                    key: keys::ANOMALY_THRESHOLD,
+                    problem: format!("{threshold_text:?} is not a number >= 0 (or inf)"),
+                })?,
+        };
+        let shape_error = |found: String| DetectorError::Shape {
+            expected: format!("input (batch, {dim}) and output (batch, {dim})"),
+            found,
+        };
+        // A symbolic batch dimension stays symbolic; anything else must be (1, D).
+        let fact = model
+            .input_fact(0)
+            .map_err(|e| shape_error(format!("{e:#}")))?
+            .clone();
+        let symbolic = fact
+            .shape
+            .dims()
+            .next()
+            .is_some_and(|d| d.concretize().is_some_and(|d| d.to_i64().is_err()));
+        let (typed, max_batch) = if symbolic {
+            (model, BATCH)
+        } else {
+            let m = model
+                .with_input_fact(0, f32::fact([1, dim]).into())
+                .map_err(|e| shape_error(format!("{e:#}")))?;
+            (m, 1)
+        };
+        let plan = typed
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| shape_error(format!("a graph that does not take it: {e:#}")))?;
+        let model = AnomalyModel {
+            plan,
+            max_batch,
+            input,
+            context,
+            mean,
+            inv_std: std.iter().map(|s| 1.0 / s).collect(),
+            threshold,
+            smoothing,
+        };
+        // One run checks the output shape (and warms tract up).
+        let mut errors = [0.0; 1];
+        model.reconstruction_errors(&vec![0.0; dim], &mut errors)?;
+        Ok(model)
+    }
+
+    /// What the model reads.
+    pub fn input(&self) -> &AnomalyInput {
+        &self.input
+    }
+
+    /// Frames per window.
+    pub fn context_frames(&self) -> usize {
+        self.context
+    }
+
+    /// Values per window (`context_frames × features per frame`).
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The calibrated threshold of the smoothed score (infinite: never an event).
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Scores averaged for the smoothed score (1: no smoothing).
+    pub fn smoothing_frames(&self) -> usize {
+        self.smoothing
+    }
+
+    /// Checks that a front end computes the features the model was trained on.
+    pub fn check_features(&self, frontend: &FeatureConfig) -> Result<(), DetectorError> {
+        match &self.input {
+            AnomalyInput::Features(c) if c == frontend => Ok(()),
+            AnomalyInput::Features(c) => Err(DetectorError::FeatureMismatch {
+                model: c.to_string(),
+                frontend: frontend.to_string(),
+            }),
+            AnomalyInput::Values => Err(DetectorError::FeatureMismatch {
+                model: "raw values (hark.anomaly.input = values)".into(),
+                frontend: frontend.to_string(),
+            }),
+        }
+    }
+
+    /// The score of each window in `windows` (raw, not normalised; `dim()` values each)
+    /// into `out` (one per window).
+    pub fn reconstruction_errors(
+        &self,
+        windows: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), DetectorError> {
+        let dim = self.dim();
+        if windows.len() != out.len() * dim {
+            return Err(DetectorError::InputLength {
+                expected: out.len() * dim,
+                actual: windows.len(),
+            });
+        }
+        let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
+        let mut x = Vec::with_capacity(self.max_batch * dim);
+        for (batch, scores) in windows
+            .chunks(self.max_batch * dim)
+            .zip(out.chunks_mut(self.max_batch))
+        {
+            x.clear();
+            for window in batch.chunks_exact(dim) {
+                x.extend(
+                    window
+                        .iter()
+                        .zip(&self.mean)
+                        .zip(&self.inv_std)
+                        .map(|((v, m), s)| (v - m) * s),
+                );
+            }
+            let input = Tensor::from_shape(&[scores.len(), dim], &x).map_err(run)?;
+            let result = self.plan.run(tvec!(input.into())).map_err(run)?;
+            let output = result
+                .first()
+                .ok_or_else(|| DetectorError::Run("the model has no output".into()))?;
+            let view = output.try_as_plain_ram().map_err(run)?;
+            let y = view.as_slice::<f32>().map_err(run)?;
+            if y.len() != x.len() {
+                return Err(DetectorError::Shape {
+                    expected: format!("a reconstruction of {} values", x.len()),
+                    found: format!("{} values", y.len()),
+                });
+            }
+            for ((score, xw), yw) in scores
+                .iter_mut()
+                .zip(x.chunks_exact(dim))
+                .zip(y.chunks_exact(dim))
+            {
+                *score = xw
+                    .iter()
+                    .zip(yw)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f32>()
+                    / dim as f32;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The score of the window that ends with one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameScore {
+    /// Index of the frame (a row for [`AnomalyInput::Values`]) that completes the window,
+    /// from 0 at the stream start.
+    pub index: u64,
+    /// Its time in seconds from the stream start: the end of the frame (the moment the score
+    /// could be known), or for values the row's time `index / rate`.
+    pub time: f64,
+    /// The reconstruction error of the window.
+    pub score: f32,
+    /// The mean of the last `smoothing_frames` scores, compared with the threshold.
+    pub smoothed: f32,
+}
+
+/// A stretch of frames whose smoothed score was above the threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnomalyEvent {
+    /// Time of the first frame above the threshold.
+    pub start: f64,
+    /// Time of the last one.
+    pub end: f64,
+    /// The highest smoothed score in the stretch.
+    pub peak: f32,
+    /// Index of the first frame above the threshold.
+    pub start_index: u64,
+    /// Index of the last one.
+    pub end_index: u64,
+}
+
+/// What an [`AnomalyScorer`] reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnomalyOutput {
+    /// A frame's score.
+    Score(FrameScore),
+    /// An event, reported when it ends (or at [`finish`](AnomalyScorer::finish)).
+    Event(AnomalyEvent),
+}
+
+/// Samples in, scores and events out: the front end (or the raw values), a window of the
+/// recent frames, the autoencoder, the reconstruction error, a moving average and the
+/// threshold. The same shape as the keyword [`Pipeline`](crate::Pipeline).
+///
+/// Windows are scored in batches of up to 32: scores come out at the end of each
+/// [`push`](Self::push), in order.
+#[derive(Debug)]
+pub struct AnomalyScorer {
+    model: AnomalyModel,
+    frontend: Option<Frontend>,
+    n_features: usize,
+    hop_seconds: f64,
+    frame_seconds: f64,
+    threshold: f32,
+    /// The last `context` frames, oldest first.
+    window: Vec<f32>,
+    frames_seen: u64,
+    /// Windows waiting for a model run, and the indices of their last frames.
+    pending: Vec<f32>,
+    pending_index: Vec<u64>,
+    errors: Vec<f32>,
+    recent: Vec<f32>,
+    recent_next: usize,
+    recent_len: usize,
+    open: Option<AnomalyEvent>,
+}
+
+impl AnomalyScorer {
+    /// A scorer for samples at `input_rate` (resampled to the model's rate for features;
+    /// for values, the rows per second that give their times).
+    pub fn new(model: AnomalyModel, input_rate: SampleRate) -> Result<Self, DetectorError> {
+        let (frontend, hop_seconds, frame_seconds) = match model.input() {
+            AnomalyInput::Features(config) => {
+                let frontend = Frontend::new(input_rate, config.clone())?;
+                model.check_features(frontend.extractor().config())?;
+                let rate = f64::from(config.sample_rate.hz());
+                (
+                    Some(frontend),
+                    config.hop_length as f64 / rate,
+                    config.frame_length as f64 / rate,
+                )
+            }
+            AnomalyInput::Values => {
+                let period = 1.0 / f64::from(input_rate.hz());
+                (None, period, 0.0)
+            }
+        };
+        let n_features = model.input().n_features();
+        let batch = model.max_batch;
+        Ok(AnomalyScorer {
+            n_features,
+            hop_seconds,
+            frame_seconds,
+            threshold: model.threshold(),
+            window: vec![0.0; model.dim()],
+            frames_seen: 0,
+            pending: Vec::with_capacity(batch * model.dim()),
+            pending_index: Vec::with_capacity(batch),
+            errors: vec![0.0; batch],
+            recent: vec![0.0; model.smoothing_frames()],
+            recent_next: 0,
+            recent_len: 0,
+            open: None,
+            frontend,
+            model,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &AnomalyModel {
+        &self.model
+    }
+
+    /// The threshold in use.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The event in progress: frames above the threshold, reported once they end.
+    pub fn open_event(&self) -> Option<&AnomalyEvent> {
+        self.open.as_ref()
+    }
+
+    /// Replaces the model's threshold (infinite: never an event).
+    pub fn set_threshold(&mut self, threshold: f32) -> Result<(), DetectorError> {
+        if threshold.is_nan() || threshold < 0.0 {
+            return Err(DetectorError::Shape {
+                expected: "a threshold >= 0".into(),
+                found: format!("{threshold}"),
+            });
+        }
+        self.threshold = threshold;
+        Ok(())
+    }
+
+    /// Pushes samples (for a values model, one value per row); `out` hears every score and
+    /// event of the windows they complete.
+    pub fn push(
+        &mut self,
+        samples: &[f32],
+        mut out: impl FnMut(AnomalyOutput),
+    ) -> Result<(), DetectorError> {
+        match self.frontend.take() {
+            Some(mut frontend) => {
+                let mut failure = None;
+                let result = frontend.process(samples, |frame| {
+                    if failure.is_none()
+                        && let Err(e) = self.on_frame(frame, &mut out)
+                    {
+                        failure = Some(e);
+                    }
+                });
+                self.frontend = Some(frontend);
+                result?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+            None => {
+                if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
+                    return Err(DetectorError::Samples(hark_dsp::ProcessError::NonFinite {
+                        index,
+                        value: samples[index],
+                    }));
+                }
+                for value in samples {
+                    self.on_frame(std::slice::from_ref(value), &mut out)?;
+                }
+            }
+        }
+        self.flush(&mut out)
+    }
+
+    /// Pushes feature frames computed elsewhere (`n_features` values each, in order).
+    pub fn push_frames(
+        &mut self,
+        frames: &[f32],
+        mut out: impl FnMut(AnomalyOutput),
+    ) -> Result<(), DetectorError> {
+        let n = self.n_features;
+        if !frames.len().is_multiple_of(n) {
+            return Err(DetectorError::Shape {
+                expected: format!("a multiple of {n} feature values"),
+                found: format!("{} values", frames.len()),
+            });
+        }
+        if let Some(index) = frames.iter().position(|v| !v.is_finite()) {
+            return Err(DetectorError::Shape {
+                expected: "finite feature values".into(),
+                found: format!("{} at value {index}", frames[index]),
+            });
+        }
+        for frame in frames.chunks_exact(n) {
+            self.on_frame(frame, &mut out)?;
+        }
+        self.flush(&mut out)
+    }
+
+    /// Ends the stream: scores what is pending and closes an open event. The scorer then
+    /// starts a new stream.
+    pub fn finish(&mut self, mut out: impl FnMut(AnomalyOutput)) -> Result<(), DetectorError> {
+        if let Some(frontend) = &mut self.frontend {
+            let mut frames = Vec::new();
+            frontend.finish(|f| frames.extend_from_slice(f));
+            for frame in frames.chunks_exact(self.n_features) {
+                self.on_frame(frame, &mut out)?;
+            }
+        }
+        self.flush(&mut out)?;
+        if let Some(event) = self.open.take() {
+            out(AnomalyOutput::Event(event));
+        }
+        self.frames_seen = 0;
+        self.recent_len = 0;
+        self.recent_next = 0;
+        if let Some(frontend) = &mut self.frontend {
+            frontend.reset();
+        }
+        Ok(())
+    }
+
+    fn on_frame(
+        &mut self,
+        frame: &[f32],
+        out: &mut impl FnMut(AnomalyOutput),
+    ) -> Result<(), DetectorError> {
+        let n = self.n_features;
+        self.window.copy_within(n.., 0);
+        let end = self.window.len();
+        self.window[end - n..].copy_from_slice(frame);
+        self.frames_seen += 1;
+        if self.frames_seen >= self.model.context_frames() as u64 {
+            self.pending.extend_from_slice(&self.window);
+            self.pending_index.push(self.frames_seen - 1);
+            if self.pending_index.len() == self.model.max_batch {
+                self.flush(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, out: &mut impl FnMut(AnomalyOutput)) -> Result<(), DetectorError> {
+        let n = self.pending_index.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let result = self
+            .model
+            .reconstruction_errors(&self.pending, &mut self.errors[..n]);
+        self.pending.clear();
+        result?;
+        for i in 0..n {
+            let index = self.pending_index[i];
+            let score = self.errors[i];
+            let k = self.recent.len();
+            self.recent[self.recent_next] = score;
+            self.recent_next = (self.recent_next + 1) % k;
+            self.recent_len = (self.recent_len + 1).min(k);
+            let smoothed =
+                self.recent.iter().take(self.recent_len).sum::<f32>() / self.recent_len as f32;
+            let time = index as f64 * self.hop_seconds + self.frame_seconds;
+            out(AnomalyOutput::Score(FrameScore {
+                index,
+                time,
+                score,
+                smoothed,
+            }));
+            if smoothed > self.threshold {
+                match &mut self.open {
+                    Some(event) => {
+                        event.end = time;
+                        event.end_index = index;
+                        event.peak = event.peak.max(smoothed);
+                    }
+                    None => {
+                        self.open = Some(AnomalyEvent {
+                            start: time,
+                            end: time,
+                            peak: smoothed,
+                            start_index: index,
+                            end_index: index,
+                        });
+                    }
+                }
+            } else if let Some(event) = self.open.take() {
+                out(AnomalyOutput::Event(event));
+            }
+        }
+        self.pending_index.clear();
+        Ok(())
+    }
+}
+
+/// How the threshold is set from the smoothed scores of the held-back normal data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Calibration {
+    /// A gamma distribution fitted to the scores (by their mean and variance, as the DCASE
+    /// 2020 task 2 baseline does), at the quantile where a normal frame exceeds it with this
+    /// probability; never below the highest held-back score.
+    Gamma {
+        /// Probability per frame (1e-5: about one frame an hour at 31 frames per second).
+        false_alarm: f64,
+    },
+    /// This percentile of the scores themselves.
+    Percentile(f64),
+}
+
+/// How [`fit_anomaly`] fits and calibrates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitParams {
+    /// The autoencoder and its training.
+    pub train: TrainParams,
+    /// Consecutive frames per window.
+    pub context_frames: usize,
+    /// Scores averaged for the smoothed score.
+    pub smoothing_frames: usize,
+    /// How the threshold is set.
+    pub calibration: Calibration,
+    /// The fraction at the end of every recording held back for calibration.
+    pub holdout: f64,
+}
+
+impl Default for FitParams {
+    fn default() -> Self {
+        FitParams {
+            train: TrainParams::default(),
+            context_frames: 5,
+            smoothing_frames: 8,
+            calibration: Calibration::Gamma { false_alarm: 1e-5 },
+            holdout: 0.15,
+        }
+    }
+}
+
+/// What [`fit_anomaly`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitReport {
+    /// Windows trained on.
+    pub train_windows: usize,
+    /// Held-back windows the threshold comes from.
+    pub holdout_windows: usize,
+    /// Values per window.
+    pub dim: usize,
+    /// Weights and biases of the autoencoder.
+    pub parameters: usize,
+    /// Multiply-adds per window.
+    pub multiply_adds: usize,
+    /// Passes over the training windows.
+    pub epochs: usize,
+    /// Mean training loss of the last epoch.
+    pub final_loss: f32,
+    /// Median smoothed score of the held-back windows.
+    pub holdout_median: f32,
+    /// The calibrated threshold.
+    pub threshold: f32,
+}
+
+/// Starting points for the three kinds of data [`fit_anomaly`] is meant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnomalyPreset {
+    /// Machine sounds: 16 kHz, 64-band log-mel (Slaney, dB) of 64-ms frames every 32 ms,
+    /// windows of 5 frames (the DCASE 2020 task 2 baseline's layout, with half its bands),
+    /// scores smoothed over 8 frames (a quarter of a second).
+    Audio,
+    /// Vibration and other fast sensors at their own rate (1 kHz to 48 kHz): 64 equal bands
+    /// up to Nyquist (dB) of frames of about 1/16 s (a power of two, 128 to 4096 samples) with
+    /// half overlap, windows of 5 frames, scores smoothed over 8 frames.
+    Vibration,
+    /// Slow metrics (temperatures, loads, rates), one value per row: windows of 32 values,
+    /// scores smoothed over 3.
+    Metric,
+}
+
+impl AnomalyPreset {
+    /// What the model reads, for data at `rate` (used by [`Vibration`](Self::Vibration)).
+    pub fn input(self, rate: SampleRate) -> AnomalyInput {
+        match self {
+            AnomalyPreset::Audio => AnomalyInput::Features(FeatureConfig {
+                sample_rate: SampleRate::HZ_16000,
+                frame_length: 1024,
+                hop_length: 512,
+                window_length: 1024,
+                n_fft: 1024,
+                window: hark_dsp::Window::Hann { periodic: true },
+                input_scale: 1.0,
+                remove_dc: false,
+                preemphasis: 0.0,
+                spectrum: hark_dsp::Spectrum::Power,
+                bands: hark_dsp::Bands::Mel(hark_dsp::MelBands {
+                    n_mels: 64,
+                    fmin: 0.0,
+                    fmax: 8000.0,
+                    scale: hark_dsp::MelScale::Slaney,
+                    norm: hark_dsp::MelNorm::Slaney,
+                    triangles: hark_dsp::Triangles::Hz,
+                }),
+                log: hark_dsp::Log::Db { amin: 1e-10 },
+                mfcc: None,
+                normalize: None,
+            }),
+            AnomalyPreset::Vibration => {
+                let frame = (rate.hz() as usize / 16)
+                    .next_power_of_two()
+                    .clamp(128, 4096);
+                AnomalyInput::Features(FeatureConfig {
+                    frame_length: frame,
+                    hop_length: frame / 2,
+                    window_length: frame,
+                    n_fft: frame,
+                    ..FeatureConfig::vibration(rate)
+                })
+            }
+            AnomalyPreset::Metric => AnomalyInput::Values,
+        }
+    }
+
+    /// The fitting settings.
+    pub fn fit_params(self) -> FitParams {
+        match self {
+            AnomalyPreset::Audio | AnomalyPreset::Vibration => FitParams::default(),
+            AnomalyPreset::Metric => FitParams {
+                context_frames: 32,
+                smoothing_frames: 3,
+                train: TrainParams {
+                    hidden: vec![16, 4],
+                    ..TrainParams::default()
+                },
+                ..FitParams::default()
+            },
+        }
+    }
+}
+
+/// Fewest held-back windows the threshold is calibrated on.
+pub const MIN_HOLDOUT_WINDOWS: usize = 50;
+
+/// Fits an autoencoder to normal data and calibrates its threshold: the ONNX file's bytes
+/// (metadata included) and a report.
+///
+/// `recordings` holds each normal recording's frames (`input.n_features()` values per
+/// frame, frame after frame); windows never span two recordings. The last `holdout` of
+/// every recording is held back: the threshold is the `percentile` of its smoothed scores,
+/// computed by the same [`AnomalyScorer`] that scores new data. `progress` hears
+/// `(epoch, epochs, loss)`.
+pub fn fit_anomaly(
+    input: AnomalyInput,
+    recordings: &[Vec<f32>],
+    params: &FitParams,
+    mut progress: impl FnMut(usize, usize, f32),
+) -> Result<(Vec<u8>, FitReport), DetectorError> {
+    let n = input.n_features();
+    let context = params.context_frames.max(1);
+    let dim = context * n;
+    let bad = |problem: String| DetectorError::Fit(problem);
+    if !(params.holdout > 0.0 && params.holdout < 1.0) {
+        return Err(bad(format!(
+            "the held-back fraction must be between 0 and 1, not {}",
+            params.holdout
+        )));
+    }
+    match params.calibration {
+        Calibration::Gamma { false_alarm } if !(false_alarm > 0.0 && false_alarm < 1.0) => {
+            return Err(bad(format!(
+                "the false-alarm probability must be between 0 and 1, not {false_alarm}"
+            )));
+        }
+        Calibration::Percentile(p) if !(p > 0.0 && p <= 100.0) => {
+            return Err(bad(format!("the percentile must be in (0, 100], not {p}")));
+        }
+        _ => {}
+    }
+    let mut train_rows: Vec<f32> = Vec::new();
+    let mut holdout: Vec<&[f32]> = Vec::new();
+    let mut holdout_windows = 0;
+    for frames in recordings {
+        if !frames.len().is_multiple_of(n) {
+            return Err(bad(format!(
+                "a recording has {} values, not a multiple of {n}",
+                frames.len()
+            )));
+        }
+        if frames.iter().any(|v| !v.is_finite()) {
+            return Err(bad("a recording has a value that is not finite".into()));
+        }
+        let count = frames.len() / n;
+        let split = ((count as f64) * (1.0 - params.holdout)).round() as usize;
+        for start in 0..(split + 1).saturating_sub(context) {
+            train_rows.extend_from_slice(&frames[start * n..(start + context) * n]);
+        }
+        // The held-back part starts `context - 1` frames early, so its first window is the
+        // first one after the training windows.
+        let from = split.saturating_sub(context - 1);
+        if count >= from + context {
+            holdout_windows += count - from - context + 1;
+            holdout.push(&frames[from * n..]);
+        }
+    }
+    let train_windows = train_rows.len() / dim;
+    if train_windows < MIN_HOLDOUT_WINDOWS || holdout_windows < MIN_HOLDOUT_WINDOWS {
+        return Err(bad(format!(
+            "too little normal data: {train_windows} training and {holdout_windows} held-back \
+             windows of {context} frames; at least {MIN_HOLDOUT_WINDOWS} of each are needed"
+        )));
+    }
+    let mut data = Array2::from_shape_vec((train_windows, dim), train_rows)
+        .map_err(|e| bad(format!("{e}")))?;
+    // Per-dimension statistics; a dimension that hardly varies gets a floor of 5 % of the
+    // mean deviation, so a tiny change there does not dominate every score.
+    let mean: Vec<f32> = data
+        .columns()
+        .into_iter()
+        .map(|c| (c.iter().map(|&v| f64::from(v)).sum::<f64>() / train_windows as f64) as f32)
+        .collect();
+    let mut std: Vec<f32> = data
+        .columns()
+        .into_iter()
+        .zip(&mean)
+        .map(|(c, &m)| {
+            let var = c
+                .iter()
+                .map(|&v| (f64::from(v) - f64::from(m)).powi(2))
+                .sum::<f64>()
+                / train_windows as f64;
+            var.sqrt() as f32
+        })
+        .collect();
+    let floor = (std.iter().sum::<f32>() / dim as f32 * 0.05).max(1e-6);
+    for s in &mut std {
+        *s = s.max(floor);
+    }
+    for mut row in data.rows_mut() {
+        for ((v, m), s) in row.iter_mut().zip(&mean).zip(&std) {
+            *v = (*v - m) / s;
+        }
+    }
+    let mut epochs = 0;
+    let mut final_loss = 0.0;
+    let net = train(data.view(), &params.train, |epoch, total, loss| {
+        epochs = total;
+        final_loss = loss;
+        progress(epoch, total, loss);
+    });
+    let list = |v: &[f32]| {
+        v.iter()
+            .map(|x| format!("{x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut metadata = vec![
+        (keys::KIND.to_string(), "anomaly".to_string()),
+        (
+            keys::ANOMALY_INPUT.to_string(),
+            match &input {
+                AnomalyInput::Features(_) => "features",
+                AnomalyInput::Values => "values",
+            }
+            .to_string(),
+        ),
+        (keys::ANOMALY_CONTEXT.to_string(), context.to_string()),
+        (
+            keys::ANOMALY_SMOOTHING.to_string(),
+            params.smoothing_frames.max(1).to_string(),
+        ),
+        (keys::ANOMALY_MEAN.to_string(), list(&mean)),
+        (keys::ANOMALY_STD.to_string(), list(&std)),
+        (keys::ANOMALY_THRESHOLD.to_string(), "inf".to_string()),
+    ];
+    if let AnomalyInput::Features(config) = &input {
+        metadata.push((keys::FEATURE_CONFIG.to_string(), config.to_string()));
+    }
+    let bytes = to_onnx(&net, &metadata);
+    // Calibrate with the scorer itself, on the tract-loaded model.
+    let model = AnomalyModel::from_bytes(&bytes)?;
+    let rate = match &input {
+        AnomalyInput::Features(c) => c.sample_rate,
+        AnomalyInput::Values => SampleRate::HZ_16000,
+    };
+    let mut smoothed = Vec::with_capacity(holdout_windows);
+    for frames in holdout {
+        let mut scorer = AnomalyScorer::new(model.clone(), rate)?;
+        scorer.push_frames(frames, |o| {
+            if let AnomalyOutput::Score(s) = o {
+                smoothed.push(s.smoothed);
+            }
+        })?;
+    }
+    smoothed.sort_by(f32::total_cmp);
+    let (threshold, how) = calibrate(&smoothed, params.calibration);
+    let holdout_median = percentile(&smoothed, 50.0);
+    let bytes = set_metadata(
+        &bytes,
+        &[
+            (keys::ANOMALY_THRESHOLD.to_string(), format!("{threshold}")),
+            (
+                keys::ANOMALY_CALIBRATION.to_string(),
+                format!(
+                    "{how} of the smoothed scores of {} held-back normal windows (median {holdout_median})",
+                    smoothed.len()
+                ),
+            ),
+        ],
+    )
+    .ok_or_else(|| bad("cannot re-encode the model".into()))?;
+    Ok((
+        bytes,
+        FitReport {
+            train_windows,
+            holdout_windows: smoothed.len(),
+            dim,
+            parameters: net.parameters(),
+            multiply_adds: net.multiply_adds(),
+            epochs,
+            final_loss,
+            holdout_median,
+            threshold,
+        },
+    ))
+}
+
+/// The threshold for sorted held-back scores, and how it was found.
+fn calibrate(sorted: &[f32], calibration: Calibration) -> (f32, String) {
+    use statrs::distribution::{ContinuousCDF, Gamma};
+    match calibration {
+        Calibration::Percentile(p) => (percentile(sorted, p), format!("percentile {p}")),
+        Calibration::Gamma { false_alarm } => {
+            let highest = sorted.last().copied().unwrap_or(0.0);
+            let n = sorted.len() as f64;
+            let mean = sorted.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let var = sorted
+                .iter()
+                .map(|&v| (f64::from(v) - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            let quantile = (mean > 0.0 && var > 0.0)
+                .then(|| Gamma::new(mean * mean / var, mean / var).ok())
+                .flatten()
+                .map(|g| g.inverse_cdf(1.0 - false_alarm))
+                .filter(|q| q.is_finite());
+            match quantile {
+                Some(q) if q as f32 >= highest => (
+                    q as f32,
+                    format!(
+                        "gamma (shape {:.3}, scale {:.4}) quantile at false-alarm probability {false_alarm}",
+                        mean * mean / var,
+                        var / mean
+                    ),
+                ),
+                _ => (highest, "the highest".to_string()),
+            }
+        }
+    }
+}
+
+/// The `p`th percentile of sorted values, interpolated linearly between ranks.
+fn percentile(sorted: &[f32], p: f64) -> f32 {
+    match sorted.len() {
+        0 => f32::NAN,
+        len => {
+            let rank = (p / 100.0).clamp(0.0, 1.0) * (len - 1) as f64;
+            let lo = rank.floor() as usize;
+            let hi = rank.ceil() as usize;
+            let w = (rank - lo as f64) as f32;
+            sorted[lo] * (1.0 - w) + sorted[hi] * w
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn gamma_calibration_sits_in_the_tail() {
+        // Scores from a gamma-like distribution: sums of 8 squared normals (chi-square, 8
+        // degrees of freedom), made with a fixed generator.
+        let mut state = 1u64;
+        let mut normal = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-300);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = (state >> 11) as f64 / (1u64 << 53) as f64;
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let mut scores: Vec<f32> = (0..5000)
+            .map(|_| (0..8).map(|_| normal().powi(2)).sum::<f64>() as f32)
+            .collect();
+        scores.sort_by(f32::total_cmp);
+        let (t, how) = calibrate(&scores, Calibration::Gamma { false_alarm: 1e-5 });
+        assert!(how.starts_with("gamma"), "{how}");
+        // The chi-square(8) quantile at 1 - 1e-5 is 37.33.
+        assert!((t - 37.33).abs() < 2.0, "{t}");
+        let (t, _) = calibrate(&scores, Calibration::Gamma { false_alarm: 0.5 });
+        assert_eq!(
+            t,
+            *scores.last().unwrap(),
+            "never below the highest held-back score"
+        );
+        let (t, _) = calibrate(&[2.0; 10], Calibration::Gamma { false_alarm: 1e-5 });
+        assert_eq!(t, 2.0, "constant scores");
+    }
+
+    #[test]
+    fn percentile_interpolates() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&v, 50.0), 3.0);
+        assert_eq!(percentile(&v, 100.0), 5.0);
+        assert_eq!(percentile(&v, 87.5), 4.5);
+    }
+
+    /// A slow sine with noise as normal data: the fitted model keeps its windows under the
+    /// threshold and flags a step and a spike.
+    #[test]
+    fn values_model_fits_and_flags_a_level_shift() {
+        let series = |n: usize, phase: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| {
+                    let t = i as f32 + phase;
+                    (t * 0.2).sin() + 0.05 * ((t * 12.9898).sin() * 43758.547).fract()
+                })
+                .collect()
+        };
+        let params = FitParams {
+            context_frames: 16,
+            smoothing_frames: 1,
+            calibration: Calibration::Percentile(100.0),
+            train: TrainParams {
+                hidden: vec![16, 4],
+                min_steps: 1500,
+                ..TrainParams::default()
+            },
+            ..FitParams::default()
+        };
+        let (bytes, report) = fit_anomaly(
+            AnomalyInput::Values,
+            &[series(3000, 0.0)],
+            &params,
+            |_, _, _| {},
+        )
+        .unwrap();
+        assert_eq!(report.dim, 16);
+        assert!(report.threshold.is_finite() && report.threshold > 0.0);
+        let model = AnomalyModel::from_bytes(&bytes).unwrap();
+        assert_eq!(model.threshold(), report.threshold);
+        assert_eq!(
+            model.max_batch, BATCH,
+            "the exported batch dimension is symbolic"
+        );
+        let mut test = series(600, 0.37);
+        for v in &mut test[400..450] {
+            *v += 2.0;
+        }
+        let mut scorer = AnomalyScorer::new(model, SampleRate::new(1).unwrap()).unwrap();
+        let mut events = Vec::new();
+        let mut scores = 0;
+        scorer
+            .push(&test, |o| match o {
+                AnomalyOutput::Event(e) => events.push(e),
+                AnomalyOutput::Score(_) => scores += 1,
+            })
+            .unwrap();
+        scorer
+            .finish(|o| {
+                if let AnomalyOutput::Event(e) = o {
+                    events.push(e)
+                }
+            })
+            .unwrap();
+        assert_eq!(scores, 600 - 15);
+        assert!(!events.is_empty());
+        for e in &events {
+            assert!(
+                (395..=470).contains(&e.start_index) && e.end_index <= 470,
+                "{events:?}"
+            );
+        }
+        assert!(events.iter().any(|e| e.start_index <= 402), "{events:?}");
+    }
+
+    #[test]
+    fn too_little_data_is_a_clear_error() {
+        let err = fit_anomaly(
+            AnomalyInput::Values,
+            &[vec![0.0; 40]],
+            &FitParams::default(),
+            |_, _, _| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("too little normal data"), "{err}");
+    }
+}

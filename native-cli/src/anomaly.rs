@@ -1,0 +1,414 @@
+//! `hark fit` and `hark score`: an autoencoder fitted on normal data, and its anomaly scores
+//! on files, raw PCM and CSV sensor lines.
+
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use hark_detector::{
+    AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer, Calibration,
+    fit_anomaly,
+};
+use hark_dsp::Frontend;
+use serde_json::json;
+
+use crate::input::{self, Format, InputArgs, Reader};
+
+/// The kind of data a model is fitted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// Machine sounds: 16 kHz log-mel, 5-frame windows.
+    Audio,
+    /// Vibration and fast sensors at their own rate: linear band energies, 5-frame windows.
+    Vibration,
+    /// Slow metrics, one value per row: windows of 32 values.
+    Metric,
+}
+
+impl From<Preset> for AnomalyPreset {
+    fn from(p: Preset) -> Self {
+        match p {
+            Preset::Audio => AnomalyPreset::Audio,
+            Preset::Vibration => AnomalyPreset::Vibration,
+            Preset::Metric => AnomalyPreset::Metric,
+        }
+    }
+}
+
+/// Arguments of `hark fit`.
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    /// Recordings of normal operation: files (WAV, FLAC, CSV) or folders of them.
+    #[arg(long, required = true, num_args = 1..)]
+    normal: Vec<PathBuf>,
+    /// Where to write the ONNX model.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// The kind of data.
+    #[arg(long, value_enum)]
+    preset: Preset,
+    #[command(flatten)]
+    source: InputArgs,
+    /// Consecutive frames (rows for metric) per window (default: the preset's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    context: Option<u32>,
+    /// Scores averaged into the smoothed score (default: the preset's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    smoothing: Option<u32>,
+    /// Set the threshold where a normal frame's smoothed score exceeds it with this
+    /// probability, from a gamma distribution fitted to the held-back normal data's scores
+    /// (never below the highest of them).
+    #[arg(long, default_value_t = 1e-5, conflicts_with = "percentile")]
+    false_alarm: f64,
+    /// Set the threshold at this percentile of the held-back normal data's smoothed scores
+    /// instead.
+    #[arg(long)]
+    percentile: Option<f64>,
+    /// Widths of the encoder's layers down to the bottleneck, e.g. 64,8 (default: the
+    /// preset's).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Passes over the training windows (at least 2000 updates are made in any case).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed of the initial weights and the shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Arguments of `hark score`.
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    /// A recording or sensor series: WAV, FLAC, CSV, raw PCM (`--format`), or `-` for stdin.
+    input: PathBuf,
+    /// An anomaly model from `hark fit` (or exported with the same metadata).
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    source: InputArgs,
+    /// JSON lines: {"t", "score", "smoothed"} per frame or row and
+    /// {"event": "anomaly", "start", "end", "peak"} per event.
+    #[arg(long)]
+    json: bool,
+    /// Print only the events, not every frame's score.
+    #[arg(long)]
+    events_only: bool,
+    /// Threshold of the smoothed score instead of the model's calibrated one.
+    #[arg(long)]
+    threshold: Option<f32>,
+}
+
+/// Runs `hark fit`.
+pub fn fit(args: &FitArgs) -> Result<()> {
+    let started = Instant::now();
+    let preset = AnomalyPreset::from(args.preset);
+    let files = collect_files(&args.normal)?;
+    let mut source_args = args.source.clone();
+    if args.preset == Preset::Metric && source_args.rate.is_none() {
+        source_args.rate = Some(1);
+    }
+    // The first file's rate sets a vibration model's rate; the others are resampled to it.
+    let mut input: Option<AnomalyInput> = None;
+    let mut recordings = Vec::new();
+    let mut seconds = 0.0;
+    for file in &files {
+        let mut source = Reader::new(input::open(file, &source_args)?, &source_args, file);
+        let rate = source.rate();
+        let input = input.get_or_insert_with(|| preset.input(rate));
+        let (frames, duration) =
+            read_frames(&mut source, input).with_context(|| format!("{}", file.display()))?;
+        seconds += duration;
+        recordings.push(frames);
+    }
+    let input = input.context("no input files")?;
+    let mut params = preset.fit_params();
+    if let Some(c) = args.context {
+        params.context_frames = c as usize;
+    }
+    if let Some(s) = args.smoothing {
+        params.smoothing_frames = s as usize;
+    }
+    params.calibration = match args.percentile {
+        Some(p) => Calibration::Percentile(p),
+        None => Calibration::Gamma {
+            false_alarm: args.false_alarm,
+        },
+    };
+    if let Some(h) = &args.hidden {
+        if h.is_empty() || h.contains(&0) {
+            bail!("--hidden needs widths above 0, such as 64,8");
+        }
+        params.train.hidden.clone_from(h);
+    }
+    if let Some(e) = args.epochs {
+        params.train.epochs = e;
+    }
+    params.train.seed = args.seed;
+    let frames: usize = recordings
+        .iter()
+        .map(|r| r.len() / input.n_features())
+        .sum();
+    eprintln!(
+        "hark: fit: {} file(s), {seconds:.1} s, {frames} frames of {} value(s)",
+        files.len(),
+        input.n_features()
+    );
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("training [{bar:40}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let (bytes, report) = fit_anomaly(
+        input,
+        &recordings,
+        &params,
+        |epoch, epochs, loss| match &bar {
+            Some(bar) => {
+                bar.set_length(epochs as u64);
+                bar.set_position(epoch as u64);
+                bar.set_message(format!("loss {loss:.4}"));
+            }
+            None if epoch == epochs || epoch % (epochs / 10).max(1) == 0 => {
+                eprintln!("hark: fit: epoch {epoch}/{epochs}, loss {loss:.4}");
+            }
+            None => {}
+        },
+    )?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "hark: fit: {} training and {} held-back windows of {} values; {} parameters, {} \
+         multiply-adds per window; {} epochs, final loss {:.4}; threshold {:.4} (held-back \
+         median {:.4}); {:.1} s; wrote {} ({} bytes)",
+        report.train_windows,
+        report.holdout_windows,
+        report.dim,
+        report.parameters,
+        report.multiply_adds,
+        report.epochs,
+        report.final_loss,
+        report.threshold,
+        report.holdout_median,
+        started.elapsed().as_secs_f64(),
+        args.output.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+/// The files named, folders expanded (recursively, `.wav`, `.flac` and `.csv`, sorted).
+fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            let mut stack = vec![path.clone()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir)
+                    .with_context(|| format!("cannot list {}", dir.display()))?
+                {
+                    let p = entry?.path();
+                    let known = p.extension().is_some_and(|e| {
+                        ["wav", "flac", "csv"]
+                            .iter()
+                            .any(|k| e.eq_ignore_ascii_case(k))
+                    });
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if known {
+                        found.push(p);
+                    }
+                }
+            }
+            if found.is_empty() {
+                bail!("{}: no .wav, .flac or .csv file in it", path.display());
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// All frames of a source for `input`, and its duration in seconds.
+fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f64)> {
+    let rate = source.rate();
+    let mut frontend = match input {
+        AnomalyInput::Features(config) => Some(Frontend::new(rate, config.clone())?),
+        AnomalyInput::Values => None,
+    };
+    let mut frames = Vec::new();
+    let mut chunk = Vec::new();
+    let mut samples = 0u64;
+    while source.next(1 << 16, &mut chunk)? > 0 {
+        match &mut frontend {
+            Some(f) => {
+                f.process(&chunk, |frame| frames.extend_from_slice(frame))
+                    .with_context(|| format!("after sample frame {samples}"))?;
+            }
+            None => frames.extend_from_slice(&chunk),
+        }
+        samples += chunk.len() as u64;
+    }
+    if let Some(f) = &mut frontend {
+        f.finish(|frame| frames.extend_from_slice(frame));
+    }
+    Ok((frames, samples as f64 / f64::from(rate.hz())))
+}
+
+/// Runs `hark score`.
+pub fn score(args: &ScoreArgs) -> Result<()> {
+    let model = AnomalyModel::from_path(&args.model)
+        .with_context(|| format!("model {}", args.model.display()))?;
+    let mut source_args = args.source.clone();
+    let values = *model.input() == AnomalyInput::Values;
+    let csv = source_args.format == Format::Csv
+        || (source_args.format == Format::Auto
+            && args
+                .input
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv")));
+    if csv && !values {
+        bail!(
+            "{}: CSV rows need a model fitted with --preset metric; this one reads spectrogram \
+             features of audio or vibration",
+            args.input.display()
+        );
+    }
+    if values && source_args.rate.is_none() {
+        source_args.rate = Some(1);
+    }
+    let mut source = Reader::new(
+        input::open(&args.input, &source_args)?,
+        &source_args,
+        &args.input,
+    );
+    let mut scorer = AnomalyScorer::new(model, source.rate())?;
+    if let Some(t) = args.threshold {
+        scorer.set_threshold(t)?;
+    }
+    let mut printer = Printer {
+        json: args.json,
+        events_only: args.events_only,
+        stamps: VecDeque::new(),
+        first: 0,
+    };
+    let mut chunk = Vec::new();
+    let mut fresh = Vec::new();
+    let mut offset = 0u64;
+    let name = args.input.display();
+    while source.next(4096, &mut chunk)? > 0 {
+        source.take_timestamps(&mut fresh);
+        printer.stamps.extend(fresh.drain(..));
+        scorer
+            .push(&chunk, |o| printer.print(&o))
+            .with_context(|| format!("{name}: after sample frame {offset}"))?;
+        offset += chunk.len() as u64;
+        // Keep the timestamps an open event may still need, drop the rest.
+        let keep_from = scorer
+            .open_event()
+            .map_or(offset.saturating_sub(1), |e| e.start_index);
+        printer.forget_before(keep_from);
+    }
+    scorer.finish(|o| printer.print(&o))?;
+    Ok(())
+}
+
+/// Prints scores and events; maps row indices to CSV timestamps when the input has them.
+struct Printer {
+    json: bool,
+    events_only: bool,
+    /// Timestamps of rows `first..`.
+    stamps: VecDeque<Option<String>>,
+    first: u64,
+}
+
+impl Printer {
+    fn stamp(&self, index: u64) -> Option<&str> {
+        let i = usize::try_from(index.checked_sub(self.first)?).ok()?;
+        self.stamps.get(i)?.as_deref()
+    }
+
+    fn forget_before(&mut self, index: u64) {
+        while self.first < index && self.stamps.pop_front().is_some() {
+            self.first += 1;
+        }
+    }
+
+    fn time(&self, index: u64, seconds: f64) -> serde_json::Value {
+        match self.stamp(index) {
+            Some(s) => json!(s),
+            None => json!((seconds * 1000.0).round() / 1000.0),
+        }
+    }
+
+    fn print(&self, output: &AnomalyOutput) {
+        match output {
+            AnomalyOutput::Score(s) if !self.events_only => {
+                if self.json {
+                    out!(
+                        "{}",
+                        json!({"t": self.time(s.index, s.time), "score": s.score, "smoothed": s.smoothed})
+                    );
+                } else {
+                    let t = self
+                        .stamp(s.index)
+                        .map_or_else(|| format!("{:.3}", s.time), str::to_string);
+                    out!("{t}\t{:.4}\t{:.4}", s.score, s.smoothed);
+                }
+            }
+            AnomalyOutput::Score(_) => {}
+            AnomalyOutput::Event(e) => {
+                if self.json {
+                    out!(
+                        "{}",
+                        json!({"event": "anomaly", "start": self.time(e.start_index, e.start), "end": self.time(e.end_index, e.end), "peak": e.peak})
+                    );
+                } else {
+                    let at = |i: u64, t: f64| {
+                        self.stamp(i)
+                            .map_or_else(|| format!("{t:.3} s"), str::to_string)
+                    };
+                    out!(
+                        "anomaly from {} to {}, peak {:.4}",
+                        at(e.start_index, e.start),
+                        at(e.end_index, e.end),
+                        e.peak
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn printer_keeps_timestamps_by_row() {
+        let mut p = Printer {
+            json: true,
+            events_only: false,
+            stamps: ["a", "b", "c"].map(|s| Some(s.to_string())).into(),
+            first: 0,
+        };
+        assert_eq!(p.stamp(1), Some("b"));
+        p.forget_before(2);
+        assert_eq!(p.stamp(1), None);
+        assert_eq!(p.stamp(2), Some("c"));
+        assert_eq!(p.time(7, 1.23456), json!(1.235));
+    }
+}

@@ -1,0 +1,105 @@
+//! Cost of anomaly scoring per feature frame: `cargo bench -p hark-tests --bench anomaly`.
+//!
+//! On 60 s of a synthetic machine (`hark_tests::machine`) at 16 kHz, with an autoencoder
+//! fitted by `fit_anomaly` to the `audio` and `vibration` presets' features (5-frame windows of 64
+//! bands, 64 → 8 → 64 hidden: 42 k multiply-adds per window):
+//!
+//! - `anomaly/<preset>/features`: the front end alone (FFT, bands, log);
+//! - `anomaly/<preset>/model`: the autoencoder and the error on the precomputed windows;
+//! - `anomaly/<preset>/scorer`: the whole `AnomalyScorer` (front end, window, model, error,
+//!   smoothing, threshold) fed 4096-sample chunks.
+//!
+//! Criterion's throughput is in frames: the time per element is the cost per frame.
+//! The NAB-style series scorer (`metric` preset) is measured the same way on a random walk.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops at the first surprise
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hark_detector::{
+    AnomalyInput, AnomalyModel, AnomalyPreset, AnomalyScorer, FitParams, TrainParams, fit_anomaly,
+};
+use hark_dsp::{Frontend, SampleRate};
+use hark_tests::machine::machine;
+
+fn frames_of(input: &AnomalyInput, rate: SampleRate, samples: &[f32]) -> Vec<f32> {
+    match input {
+        AnomalyInput::Features(config) => {
+            let mut frontend = Frontend::new(rate, config.clone()).unwrap();
+            let mut frames = Vec::new();
+            frontend
+                .process(samples, |f| frames.extend_from_slice(f))
+                .unwrap();
+            frames
+        }
+        AnomalyInput::Values => samples.to_vec(),
+    }
+}
+
+fn fitted(preset: AnomalyPreset, rate: SampleRate, samples: &[f32]) -> AnomalyModel {
+    let input = preset.input(rate);
+    let frames = frames_of(&input, rate, samples);
+    let params = FitParams {
+        train: TrainParams {
+            epochs: 1,
+            min_steps: 100,
+            ..preset.fit_params().train
+        },
+        ..preset.fit_params()
+    };
+    let (bytes, _) = fit_anomaly(input, &[frames], &params, |_, _, _| {}).unwrap();
+    AnomalyModel::from_bytes(&bytes).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rate = SampleRate::new(16_000).unwrap();
+    let samples = machine(16_000, 60.0, 1, &[]);
+    let mut group = c.benchmark_group("anomaly");
+    group.sample_size(20);
+    for (name, preset) in [
+        ("audio", AnomalyPreset::Audio),
+        ("vibration", AnomalyPreset::Vibration),
+    ] {
+        let model = fitted(preset, rate, &samples);
+        let input = model.input().clone();
+        let frames = frames_of(&input, rate, &samples);
+        let n = frames.len() / input.n_features();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{name}/features"), |b| {
+            b.iter(|| black_box(frames_of(&input, rate, black_box(&samples))));
+        });
+        // The windows the scorer builds, one per frame after the first `context - 1`.
+        let dim = model.dim();
+        let step = input.n_features();
+        let windows: Vec<f32> = frames
+            .windows(dim)
+            .step_by(step)
+            .flatten()
+            .copied()
+            .collect();
+        let mut errors = vec![0.0; windows.len() / dim];
+        group.bench_function(format!("{name}/model"), |b| {
+            b.iter(|| {
+                model
+                    .reconstruction_errors(black_box(&windows), &mut errors)
+                    .unwrap()
+            });
+        });
+        let mut scorer = AnomalyScorer::new(model.clone(), rate).unwrap();
+        group.bench_function(format!("{name}/scorer"), |b| {
+            b.iter(|| {
+                let mut count = 0usize;
+                for chunk in samples.chunks(4096) {
+                    scorer.push(chunk, |_| count += 1).unwrap();
+                }
+                scorer.finish(|_| count += 1).unwrap();
+                black_box(count)
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
