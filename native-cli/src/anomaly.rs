@@ -182,6 +182,13 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if report.holdout_windows < 1000 {
+        eprintln!(
+            "hark: warning: the threshold rests on {} held-back windows only; with more \
+             normal data (1000 or more windows held back) it is more reliable",
+            report.holdout_windows
+        );
+    }
     std::fs::write(&args.output, &bytes)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(

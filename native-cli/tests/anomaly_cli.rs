@@ -1,0 +1,299 @@
+//! `hark fit` and `hark score` end to end: a multi-channel WAVE_FORMAT_EXTENSIBLE vibration
+//! recording, CSV sensor rows with timestamps, and the errors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
+
+mod common;
+
+use std::path::Path;
+
+use common::{hark, hark_stdin, json_lines};
+use hark_tests::machine::{Episode, Fault, machine, write_wav};
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Three accelerometer axes at 8 kHz, 24-bit: the one machine seen by each axis at its own
+/// gain, with its own sensor noise (a quiet second machine of another seed).
+fn three_axes(seconds: f64, seed: u64, episodes: &[Episode]) -> Vec<f32> {
+    let shaft = machine(8_000, seconds, seed, episodes);
+    let noise: Vec<Vec<f32>> = (0..3)
+        .map(|k| machine(8_000, seconds, 100 + seed * 10 + k, &[]))
+        .collect();
+    (0..shaft.len())
+        .flat_map(|i| {
+            [
+                shaft[i] + 0.05 * noise[0][i],
+                shaft[i] * 0.6 + 0.05 * noise[1][i],
+                shaft[i] * 0.3 + 0.05 * noise[2][i],
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn vibration_from_a_three_channel_24_bit_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.wav");
+    let faulty = dir.path().join("faulty.wav");
+    let model = dir.path().join("vibration.onnx");
+    write_wav(&normal, 8_000, 3, 24, &three_axes(60.0, 1, &[])).unwrap();
+    let faults = [
+        Episode {
+            fault: Fault::Bearing,
+            start: 8.0,
+            end: 12.0,
+        },
+        Episode {
+            fault: Fault::Imbalance(3.0),
+            start: 20.0,
+            end: 24.0,
+        },
+    ];
+    write_wav(&faulty, 8_000, 3, 24, &three_axes(30.0, 2, &faults)).unwrap();
+    // hound wrote WAVE_FORMAT_EXTENSIBLE (format tag 0xFFFE).
+    let header = std::fs::read(&normal).unwrap();
+    assert_eq!(&header[20..22], &[0xFE, 0xFF]);
+
+    let fit = hark(&[
+        "fit",
+        "--normal",
+        path(&normal),
+        "--output",
+        path(&model),
+        "--preset",
+        "vibration",
+    ]);
+    let log = String::from_utf8_lossy(&fit.stderr);
+    assert!(fit.status.success(), "{log}");
+    assert!(log.contains("epoch") && log.contains("threshold"), "{log}");
+
+    let lines = json_lines(&hark(&[
+        "score",
+        path(&faulty),
+        "--model",
+        path(&model),
+        "--json",
+        "--events-only",
+    ]));
+    assert!(!lines.is_empty());
+    for episode in faults {
+        assert!(
+            lines.iter().any(|l| {
+                let start = l["start"].as_f64().unwrap();
+                l["event"] == "anomaly" && start >= episode.start && start < episode.start + 1.0
+            }),
+            "{:?} not found in {lines:?}",
+            episode.fault
+        );
+    }
+    for l in &lines {
+        let (start, end) = (l["start"].as_f64().unwrap(), l["end"].as_f64().unwrap());
+        assert!(
+            faults
+                .iter()
+                .any(|f| start >= f.start && end <= f.end + 1.0),
+            "event outside the faults: {l}"
+        );
+        assert!(l["peak"].as_f64().unwrap() > 0.0);
+    }
+
+    // Every frame's score: times rise by the hop, scores are finite and >= 0.
+    let scores = json_lines(&hark(&[
+        "score",
+        path(&faulty),
+        "--model",
+        path(&model),
+        "--json",
+    ]));
+    let frames: Vec<&serde_json::Value> =
+        scores.iter().filter(|l| l.get("score").is_some()).collect();
+    // 30 s at 8 kHz, 512-sample frames every 256 samples, 5-frame windows.
+    assert_eq!(frames.len(), (30 * 8_000 - 512) / 256 + 1 - 4);
+    let times: Vec<f64> = frames.iter().map(|l| l["t"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| (w[1] - w[0] - 0.032).abs() < 1e-3));
+    assert!(frames.iter().all(|l| l["score"].as_f64().unwrap() >= 0.0));
+}
+
+/// CSV rows `timestamp,value`: the scores and events carry the rows' timestamps.
+#[test]
+fn metric_rows_keep_their_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.csv");
+    let test = dir.path().join("test.csv");
+    let model = dir.path().join("metric.onnx");
+    let row = |i: usize, bump: f64| {
+        let t = i as f64;
+        let noise = ((t * 12.9898).sin() * 43758.547).fract() * 0.1;
+        let value = 20.0 + 3.0 * (t * std::f64::consts::TAU / 96.0).sin() + noise + bump;
+        format!(
+            "2026-01-{:02} {:02}:{:02}:00,{value:.4}\n",
+            1 + i / 1440,
+            i / 60 % 24,
+            i % 60
+        )
+    };
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..4000 {
+        text += &row(i, 0.0);
+    }
+    std::fs::write(&normal, text).unwrap();
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..600 {
+        text += &row(i + 10_000, if (400..430).contains(&i) { 6.0 } else { 0.0 });
+    }
+    std::fs::write(&test, &text).unwrap();
+    let fit = hark(&[
+        "fit",
+        "--normal",
+        path(&normal),
+        "-o",
+        path(&model),
+        "--preset",
+        "metric",
+    ]);
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+
+    let lines = json_lines(&hark(&[
+        "score",
+        path(&test),
+        "--model",
+        path(&model),
+        "--json",
+    ]));
+    let scores: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("score").is_some()).collect();
+    assert_eq!(
+        scores.len(),
+        600 - 31,
+        "one score per row after the first window"
+    );
+    // The first score belongs to row 31 (0-based), the last window's row.
+    let first_row = text.lines().nth(1 + 31).unwrap();
+    assert_eq!(scores[0]["t"].as_str(), first_row.split(',').next());
+    let events: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["event"] == "anomaly").collect();
+    assert!(!events.is_empty(), "the level shift is found");
+    let shift_start = text
+        .lines()
+        .nth(1 + 400)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    // The last window with a shifted row (429) ends 31 rows later; smoothing adds 2.
+    let shift_end = text
+        .lines()
+        .nth(1 + 429 + 31 + 2)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    for e in &events {
+        // Timestamps of the same form compare as text.
+        let start = e["start"].as_str().unwrap();
+        let end = e["end"].as_str().unwrap();
+        assert!(
+            start >= shift_start && end <= shift_end,
+            "{e} outside {shift_start}..{shift_end}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let kws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12.onnx");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let fails = |out: std::process::Output, want: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want), "{want:?} not in {err}");
+    };
+    // A keyword model is not an anomaly model.
+    fails(
+        hark(&["score", path(&sample), "--model", path(&kws)]),
+        "\"kws\" is not an anomaly model",
+    );
+    // Too little normal data.
+    let short = dir.path().join("short.wav");
+    write_wav(&short, 16_000, 1, 16, &machine(16_000, 2.0, 1, &[])).unwrap();
+    let model = dir.path().join("m.onnx");
+    fails(
+        hark(&[
+            "fit",
+            "--normal",
+            path(&short),
+            "-o",
+            path(&model),
+            "--preset",
+            "audio",
+        ]),
+        "too little normal data",
+    );
+    assert!(!model.exists(), "no model written");
+    // A folder without recordings.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    fails(
+        hark(&[
+            "fit",
+            "--normal",
+            path(&empty),
+            "-o",
+            path(&model),
+            "--preset",
+            "audio",
+        ]),
+        "no .wav, .flac or .csv file",
+    );
+    // An audio model and CSV rows; NaN samples on stdin.
+    let normal = dir.path().join("normal.wav");
+    write_wav(&normal, 16_000, 1, 16, &machine(16_000, 20.0, 1, &[])).unwrap();
+    let out = hark(&[
+        "fit",
+        "--normal",
+        path(&normal),
+        "-o",
+        path(&model),
+        "--preset",
+        "audio",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "1\n2\n3\n").unwrap();
+    fails(
+        hark(&["score", path(&csv), "--model", path(&model)]),
+        "CSV rows need a model fitted with --preset metric",
+    );
+    let mut bytes: Vec<u8> = Vec::new();
+    for i in 0..16_000 {
+        let v = if i == 12_345 { f32::NAN } else { 0.01 };
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    fails(
+        hark_stdin(
+            &[
+                "score",
+                "-",
+                "--model",
+                path(&model),
+                "--format",
+                "f32le",
+                "--rate",
+                "16000",
+            ],
+            &bytes,
+        ),
+        "not finite",
+    );
+}
