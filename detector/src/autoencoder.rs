@@ -114,7 +114,6 @@ impl Mlp {
     }
 
     /// The reconstruction of every row of `x`.
-    #[cfg(test)]
     pub fn forward(&self, x: ArrayView2<f32>) -> Array2<f32> {
         self.forward_all(x).pop().unwrap_or_else(|| x.to_owned())
     }
@@ -151,7 +150,7 @@ impl Mlp {
 }
 
 /// Adam (Kingma & Ba 2015) with the usual constants.
-struct Adam {
+pub(crate) struct Adam {
     lr: f32,
     t: i32,
     m: Grads,
@@ -163,7 +162,7 @@ impl Adam {
     const BETA2: f32 = 0.999;
     const EPS: f32 = 1e-8;
 
-    fn new(net: &Mlp, lr: f32) -> Self {
+    pub fn new(net: &Mlp, lr: f32) -> Self {
         let zeros = || -> Grads {
             net.layers
                 .iter()
@@ -178,7 +177,7 @@ impl Adam {
         }
     }
 
-    fn step(&mut self, net: &mut Mlp, grads: &Grads) {
+    pub fn step(&mut self, net: &mut Mlp, grads: &Grads) {
         self.t += 1;
         let c1 = 1.0 - Self::BETA1.powi(self.t);
         let c2 = 1.0 - Self::BETA2.powi(self.t);

@@ -23,6 +23,7 @@ mod autoencoder;
 mod error;
 mod kws;
 mod model;
+mod series;
 
 pub use anomaly::{
     AnomalyEvent, AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer,
@@ -32,3 +33,4 @@ pub use error::DetectorError;
 pub use hark_dsp as dsp;
 pub use kws::{Classification, DetectorParams, Event, Pipeline};
 pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys};
+pub use series::{SeriesDetector, SeriesParams};

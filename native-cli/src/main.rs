@@ -29,6 +29,7 @@ mod flac;
 mod input;
 mod kws;
 mod listen;
+mod nab;
 mod wav;
 
 use std::process::ExitCode;
@@ -63,6 +64,9 @@ enum Command {
     /// Anomaly scores of a recording or sensor series: one line (or JSON line) per frame or
     /// row, and the anomaly events.
     Score(anomaly::ScoreArgs),
+    /// Run the streaming series detector on the Numenta Anomaly Benchmark, write the results
+    /// in NAB's layout and score them with NAB's rules.
+    Nab(nab::NabArgs),
     /// Print a feature preset in the text form models carry in their metadata.
     Config {
         /// The preset.
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => listen::devices(&args),
         Command::Fit(args) => anomaly::fit(&args),
         Command::Score(args) => anomaly::score(&args),
+        Command::Nab(args) => nab::run(&args),
         Command::Config { preset } => hark_dsp::FeatureConfig::preset(&preset)
             .map(|c| out!("{c}"))
             .ok_or_else(|| anyhow::anyhow!("unknown preset {preset}")),
