@@ -670,9 +670,9 @@ pub struct FitReport {
 /// Starting points for the three kinds of data [`fit_anomaly`] is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnomalyPreset {
-    /// Machine sounds: 16 kHz, 64-band log-mel (Slaney, dB) of 64-ms frames every 32 ms,
-    /// windows of 5 frames (the DCASE 2020 task 2 baseline's layout, with half its bands),
-    /// scores smoothed over 8 frames (a quarter of a second).
+    /// Machine sounds: [`FeatureConfig::machine`] (16 kHz, 64-band log-mel in dB of 64-ms
+    /// frames every 32 ms), windows of 5 frames (the DCASE 2020 task 2 baseline's layout, with
+    /// half its bands), scores smoothed over 8 frames (a quarter of a second).
     Audio,
     /// Vibration and other fast sensors at their own rate (1 kHz to 48 kHz): 64 equal bands
     /// up to Nyquist (dB) of frames of about 1/16 s (a power of two, 128 to 4096 samples) with
@@ -687,29 +687,7 @@ impl AnomalyPreset {
     /// What the model reads, for data at `rate` (used by [`Vibration`](Self::Vibration)).
     pub fn input(self, rate: SampleRate) -> AnomalyInput {
         match self {
-            AnomalyPreset::Audio => AnomalyInput::Features(FeatureConfig {
-                sample_rate: SampleRate::HZ_16000,
-                frame_length: 1024,
-                hop_length: 512,
-                window_length: 1024,
-                n_fft: 1024,
-                window: hark_dsp::Window::Hann { periodic: true },
-                input_scale: 1.0,
-                remove_dc: false,
-                preemphasis: 0.0,
-                spectrum: hark_dsp::Spectrum::Power,
-                bands: hark_dsp::Bands::Mel(hark_dsp::MelBands {
-                    n_mels: 64,
-                    fmin: 0.0,
-                    fmax: 8000.0,
-                    scale: hark_dsp::MelScale::Slaney,
-                    norm: hark_dsp::MelNorm::Slaney,
-                    triangles: hark_dsp::Triangles::Hz,
-                }),
-                log: hark_dsp::Log::Db { amin: 1e-10 },
-                mfcc: None,
-                normalize: None,
-            }),
+            AnomalyPreset::Audio => AnomalyInput::Features(FeatureConfig::machine()),
             AnomalyPreset::Vibration => {
                 let frame = (rate.hz() as usize / 16)
                     .next_power_of_two()

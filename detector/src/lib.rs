@@ -15,6 +15,30 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Anomaly detection: [`fit_anomaly`] fits an autoencoder to normal data (Hark's own trainer,
+//! no Python) and writes an ONNX model with its feature config, normalisation and calibrated
+//! threshold; [`AnomalyScorer`] scores samples with it (scores per frame, events when the
+//! smoothed score crosses the threshold); [`SeriesDetector`] scores a single series with no
+//! training data, learning from its first points.
+//!
+//! ```
+//! use hark_detector::{AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer, fit_anomaly};
+//! use hark_dsp::SampleRate;
+//!
+//! // A slow metric: a daily cycle sampled every 15 minutes, for 40 days.
+//! let normal: Vec<f32> = (0..3840).map(|i| (i as f32 * std::f32::consts::TAU / 96.0).sin()).collect();
+//! let params = AnomalyPreset::Metric.fit_params();
+//! let (onnx, report) = fit_anomaly(AnomalyInput::Values, &[normal], &params, |_, _, _| {})?;
+//! let model = AnomalyModel::from_bytes(&onnx)?;
+//! let mut scorer = AnomalyScorer::new(model, SampleRate::new(1).unwrap())?;
+//! let mut events = 0;
+//! let stuck = vec![3.0; 200]; // a sensor stuck far above its range
+//! scorer.push(&stuck, |o| if let AnomalyOutput::Event(_) = o { events += 1 })?;
+//! scorer.finish(|o| if let AnomalyOutput::Event(_) = o { events += 1 })?;
+//! assert!(events >= 1 && report.threshold > 0.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! tract types stay inside this crate: models come in as bytes or a path, features as `f32`
 //! slices, results as plain Rust values.
 

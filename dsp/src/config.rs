@@ -339,6 +339,36 @@ impl FeatureConfig {
         }
     }
 
+    /// The front end of Hark's machine-sound anomaly models: 16 kHz, 1024-sample periodic
+    /// Hann frames every 512 samples (64 ms / 32 ms), 64 Slaney mel bands (area-normalised)
+    /// from 0 to 8000 Hz, power in dB (`amin` 1e-10): the DCASE 2020 task 2 baseline's
+    /// front end with half its bands.
+    pub fn machine() -> Self {
+        FeatureConfig {
+            sample_rate: SampleRate::HZ_16000,
+            frame_length: 1024,
+            hop_length: 512,
+            window_length: 1024,
+            n_fft: 1024,
+            window: Window::Hann { periodic: true },
+            input_scale: 1.0,
+            remove_dc: false,
+            preemphasis: 0.0,
+            spectrum: Spectrum::Power,
+            bands: Bands::Mel(MelBands {
+                n_mels: 64,
+                fmin: 0.0,
+                fmax: 8000.0,
+                scale: MelScale::Slaney,
+                norm: MelNorm::Slaney,
+                triangles: Triangles::Hz,
+            }),
+            log: Log::Db { amin: 1e-10 },
+            mfcc: None,
+            normalize: None,
+        }
+    }
+
     /// Linear band energies for vibration and machine sensors at `sample_rate`: 64 equal bands
     /// from 0 Hz to Nyquist, 1024-sample Hann frames, hop 512, power, dB.
     pub fn vibration(sample_rate: SampleRate) -> Self {
@@ -364,21 +394,29 @@ impl FeatureConfig {
         }
     }
 
-    /// A preset by name: `librosa`, `librosa-mfcc`, `kaldi`, `kws`, `vibration` (at 16 kHz).
+    /// A preset by name: `librosa`, `librosa-mfcc`, `kaldi`, `kws`, `machine`, `vibration`
+    /// (at 16 kHz).
     pub fn preset(name: &str) -> Option<Self> {
         match name {
             "librosa" => Some(Self::librosa()),
             "librosa-mfcc" => Some(Self::librosa_mfcc()),
             "kaldi" => Some(Self::kaldi()),
             "kws" => Some(Self::kws()),
+            "machine" => Some(Self::machine()),
             "vibration" => Some(Self::vibration(SampleRate::HZ_16000)),
             _ => None,
         }
     }
 
     /// The names [`preset`](Self::preset) knows.
-    pub const PRESETS: &'static [&'static str] =
-        &["librosa", "librosa-mfcc", "kaldi", "kws", "vibration"];
+    pub const PRESETS: &'static [&'static str] = &[
+        "librosa",
+        "librosa-mfcc",
+        "kaldi",
+        "kws",
+        "machine",
+        "vibration",
+    ];
 
     /// Sets frame and window length and hop from milliseconds, and grows `n_fft` to the next
     /// power of two if the frame no longer fits.

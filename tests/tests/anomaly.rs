@@ -154,3 +154,19 @@ fn a_vibration_model_at_another_rate_resamples_but_audio_features_are_refused() 
         "{err}"
     );
 }
+
+/// The reference model trained in PyTorch (`models/anomaly/train_reference.py`, see its
+/// README) loads and finds the faults of a machine recording it has not heard.
+#[test]
+fn the_pytorch_reference_model_loads_and_finds_the_faults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/anomaly/reference_machine.onnx");
+    let model = AnomalyModel::from_path(&path).unwrap();
+    assert_eq!(model.dim(), 5 * 64);
+    let quiet = events(&model, 16_000, &machine(16_000, 60.0, 3, &[]));
+    assert!(quiet.is_empty(), "events on normal running: {quiet:?}");
+    assert_faults_found(
+        &events(&model, 16_000, &machine(16_000, 55.0, 2, &FAULTS)),
+        "PyTorch reference",
+    );
+}
