@@ -14,7 +14,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 pub use crate::autoencoder::TrainParams;
 use crate::autoencoder::{set_metadata, to_onnx, train};
 use crate::error::DetectorError;
-use crate::model::{MAX_MODEL_BYTES, keys};
+use crate::model::{check_frames, keys, metadata, parse_onnx};
 
 /// Windows scored per model run when the model takes any batch size.
 const BATCH: usize = 32;
@@ -69,30 +69,8 @@ impl AnomalyModel {
 
     /// Loads a model from the bytes of an ONNX file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DetectorError> {
-        if bytes.len() > MAX_MODEL_BYTES {
-            return Err(DetectorError::TooLarge {
-                size: bytes.len(),
-                limit: MAX_MODEL_BYTES,
-            });
-        }
-        let load = |e: TractError| DetectorError::Load(format!("{e:#}"));
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(load)?;
-        let meta = |key: &'static str| -> Result<String, DetectorError> {
-            model
-                .properties
-                .get(&format!("onnx.metadata_props.{key}"))
-                .and_then(|t| {
-                    t.try_as_plain_ram()
-                        .ok()
-                        .and_then(|v| v.to_scalar::<String>().ok().cloned())
-                })
-                .ok_or(DetectorError::Metadata {
-                    key,
-                    problem: "missing (not a Hark model?)".into(),
-                })
-        };
+        let model = parse_onnx(bytes)?;
+        let meta = |key: &'static str| metadata(&model, key);
         let kind = meta(keys::KIND)?;
         if kind != "anomaly" {
             return Err(DetectorError::Metadata {
@@ -489,20 +467,8 @@ impl AnomalyScorer {
         frames: &[f32],
         mut out: impl FnMut(AnomalyOutput),
     ) -> Result<(), DetectorError> {
-        let n = self.n_features;
-        if !frames.len().is_multiple_of(n) {
-            return Err(DetectorError::Shape {
-                expected: format!("a multiple of {n} feature values"),
-                found: format!("{} values", frames.len()),
-            });
-        }
-        if let Some(index) = frames.iter().position(|v| !v.is_finite()) {
-            return Err(DetectorError::Shape {
-                expected: "finite feature values".into(),
-                found: format!("{} at value {index}", frames[index]),
-            });
-        }
-        for frame in frames.chunks_exact(n) {
+        check_frames(frames, self.n_features)?;
+        for frame in frames.chunks_exact(self.n_features) {
             self.on_frame(frame, &mut out)?;
         }
         self.flush(&mut out)

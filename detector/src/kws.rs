@@ -273,18 +273,7 @@ impl Pipeline {
         mut on_event: impl FnMut(Event),
     ) -> Result<(), DetectorError> {
         let n = self.core.n_features;
-        if !frames.len().is_multiple_of(n) {
-            return Err(DetectorError::Shape {
-                expected: format!("a multiple of {n} feature values"),
-                found: format!("{} values", frames.len()),
-            });
-        }
-        if let Some(index) = frames.iter().position(|v| !v.is_finite()) {
-            return Err(DetectorError::Shape {
-                expected: "finite feature values".into(),
-                found: format!("{} at value {index}", frames[index]),
-            });
-        }
+        crate::model::check_frames(frames, n)?;
         for frame in frames.chunks_exact(n) {
             self.core.on_frame(frame, &mut on_event)?;
         }

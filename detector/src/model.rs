@@ -114,31 +114,8 @@ impl KwsModel {
 
     /// Loads a model from the bytes of an ONNX file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DetectorError> {
-        if bytes.len() > MAX_MODEL_BYTES {
-            return Err(DetectorError::TooLarge {
-                size: bytes.len(),
-                limit: MAX_MODEL_BYTES,
-            });
-        }
-        let load = |e: TractError| DetectorError::Load(format!("{e:#}"));
-        let mut reader = bytes;
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut reader)
-            .map_err(load)?;
-        let meta = |key: &'static str| -> Result<String, DetectorError> {
-            model
-                .properties
-                .get(&format!("onnx.metadata_props.{key}"))
-                .and_then(|t| {
-                    t.try_as_plain_ram()
-                        .ok()
-                        .and_then(|v| v.to_scalar::<String>().ok().cloned())
-                })
-                .ok_or(DetectorError::Metadata {
-                    key,
-                    problem: "missing (not a Hark model?)".into(),
-                })
-        };
+        let model = parse_onnx(bytes)?;
+        let meta = |key: &'static str| metadata(&model, key);
         let kind = meta(keys::KIND)?;
         if kind != "kws" && kind != "kws-stream" {
             return Err(DetectorError::Metadata {
@@ -453,6 +430,52 @@ impl KwsModel {
         let result = self.plan.run(tvec!(features.into())).map_err(run)?;
         copy_output(&result, 0, out, "probability")
     }
+}
+
+/// Parses the bytes of an ONNX file (at most [`MAX_MODEL_BYTES`]).
+pub(crate) fn parse_onnx(bytes: &[u8]) -> Result<InferenceModel, DetectorError> {
+    if bytes.len() > MAX_MODEL_BYTES {
+        return Err(DetectorError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_MODEL_BYTES,
+        });
+    }
+    tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .map_err(|e| DetectorError::Load(format!("{e:#}")))
+}
+
+/// A `hark.*` metadata entry of a parsed model.
+pub(crate) fn metadata(model: &InferenceModel, key: &'static str) -> Result<String, DetectorError> {
+    model
+        .properties
+        .get(&format!("onnx.metadata_props.{key}"))
+        .and_then(|t| {
+            t.try_as_plain_ram()
+                .ok()
+                .and_then(|v| v.to_scalar::<String>().ok().cloned())
+        })
+        .ok_or(DetectorError::Metadata {
+            key,
+            problem: "missing (not a Hark model?)".into(),
+        })
+}
+
+/// Checks frames handed over from a front end elsewhere: whole frames of `n` finite values.
+pub(crate) fn check_frames(frames: &[f32], n: usize) -> Result<(), DetectorError> {
+    if !frames.len().is_multiple_of(n) {
+        return Err(DetectorError::Shape {
+            expected: format!("a multiple of {n} feature values"),
+            found: format!("{} values", frames.len()),
+        });
+    }
+    if let Some(index) = frames.iter().position(|v| !v.is_finite()) {
+        return Err(DetectorError::Shape {
+            expected: "finite feature values".into(),
+            found: format!("{} at value {index}", frames[index]),
+        });
+    }
+    Ok(())
 }
 
 /// Copies output `index` of a run into `out`, checking its length.

@@ -14,6 +14,19 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `hark fit --normal NORMAL --output MODEL --preset PRESET`.
+fn fit(normal: &Path, model: &Path, preset: &str) -> std::process::Output {
+    hark(&[
+        "fit",
+        "--normal",
+        path(normal),
+        "--output",
+        path(model),
+        "--preset",
+        preset,
+    ])
+}
+
 /// Three accelerometer axes at 8 kHz, 24-bit: the one machine seen by each axis at its own
 /// gain, with its own sensor noise (a quiet second machine of another seed).
 fn three_axes(seconds: f64, seed: u64, episodes: &[Episode]) -> Vec<f32> {
@@ -56,15 +69,7 @@ fn vibration_from_a_three_channel_24_bit_wav() {
     let header = std::fs::read(&normal).unwrap();
     assert_eq!(&header[20..22], &[0xFE, 0xFF]);
 
-    let fit = hark(&[
-        "fit",
-        "--normal",
-        path(&normal),
-        "--output",
-        path(&model),
-        "--preset",
-        "vibration",
-    ]);
+    let fit = fit(&normal, &model, "vibration");
     let log = String::from_utf8_lossy(&fit.stderr);
     assert!(fit.status.success(), "{log}");
     assert!(log.contains("epoch") && log.contains("threshold"), "{log}");
@@ -144,15 +149,7 @@ fn metric_rows_keep_their_timestamps() {
         text += &row(i + 10_000, if (400..430).contains(&i) { 6.0 } else { 0.0 });
     }
     std::fs::write(&test, &text).unwrap();
-    let fit = hark(&[
-        "fit",
-        "--normal",
-        path(&normal),
-        "-o",
-        path(&model),
-        "--preset",
-        "metric",
-    ]);
+    let fit = fit(&normal, &model, "metric");
     assert!(
         fit.status.success(),
         "{}",
@@ -224,46 +221,16 @@ fn errors_are_clear() {
     let short = dir.path().join("short.wav");
     write_wav(&short, 16_000, 1, 16, &machine(16_000, 2.0, 1, &[])).unwrap();
     let model = dir.path().join("m.onnx");
-    fails(
-        hark(&[
-            "fit",
-            "--normal",
-            path(&short),
-            "-o",
-            path(&model),
-            "--preset",
-            "audio",
-        ]),
-        "too little normal data",
-    );
+    fails(fit(&short, &model, "audio"), "too little normal data");
     assert!(!model.exists(), "no model written");
     // A folder without recordings.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    fails(
-        hark(&[
-            "fit",
-            "--normal",
-            path(&empty),
-            "-o",
-            path(&model),
-            "--preset",
-            "audio",
-        ]),
-        "no .wav, .flac or .csv file",
-    );
+    fails(fit(&empty, &model, "audio"), "no .wav, .flac or .csv file");
     // An audio model and CSV rows; NaN samples on stdin.
     let normal = dir.path().join("normal.wav");
     write_wav(&normal, 16_000, 1, 16, &machine(16_000, 20.0, 1, &[])).unwrap();
-    let out = hark(&[
-        "fit",
-        "--normal",
-        path(&normal),
-        "-o",
-        path(&model),
-        "--preset",
-        "audio",
-    ]);
+    let out = fit(&normal, &model, "audio");
     assert!(
         out.status.success(),
         "{}",
