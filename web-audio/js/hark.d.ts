@@ -34,9 +34,15 @@ export interface InferenceStats {
 export interface Stats {
   /** Render quanta (128 frames) the worklet processed. */
   quanta: number;
-  /** Quanta whose processing took 3 ms or more (the budget is 2.67 ms at 48 kHz). */
+  /** Quanta whose processing took 3 ms or more of wall time (the budget is 2.67 ms at 48 kHz;
+   * the time includes any preemption of the audio thread by the system). */
   late: number;
   maxQuantumMs: number;
+  /** Times the context's output ran dry (AudioContext.playbackStats.underrunEvents: the audio
+   * graph, worklet included, missed its real deadline), and their total seconds; null where
+   * the browser lacks playbackStats. Updated about once a second. */
+  underruns: number | null;
+  underrunSeconds: number | null;
   /** Quanta rejected for a NaN or infinite sample. */
   rejected: number;
   /** Feature frames the Worker could not take in time (the ring was full). */
@@ -67,6 +73,15 @@ export interface SpotterOptions {
 export interface StartOptions {
   /** An AudioContext to use; by default one is created (and closed by stop()). */
   context?: AudioContext;
+  /** Seconds of input to keep (mono, at the context's rate; the buffer is allocated when
+   * listening starts), read from `Spotter.recording` after stop(). Default 0: none. */
+  record?: number;
+}
+
+/** What the worklet heard, after mixing to mono, at the context's rate. */
+export interface Recording {
+  sampleRate: number;
+  samples: Float32Array;
 }
 
 /** The constraints used for the microphone: echo cancellation, noise suppression, auto gain off. */
@@ -81,6 +96,8 @@ export class Spotter {
   readonly hopSeconds: number;
   readonly thresholds: Record<string, number | null>;
   readonly transport: 'sab' | 'port' | null;
+  /** The last session's recording (see StartOptions.record), once stop() has resolved. */
+  readonly recording: Recording | null;
   on(type: 'keyword', listener: (e: KeywordEvent) => void): () => void;
   on(type: 'scores', listener: (e: ScoresEvent) => void): () => void;
   on(type: 'features', listener: (e: FeaturesEvent) => void): () => void;

@@ -83,6 +83,7 @@ export class Spotter {
     this._transport = options.transport; // 'sab' | 'port' | undefined (automatic)
     this._listeners = new Map();
     this._session = null;
+    this._recording = null;
     worker.onmessage = (e) => this._fromWorker(e.data);
     worker.onerror = (e) => this._emit('error', { message: `worker: ${e.message ?? e}` });
   }
@@ -105,6 +106,12 @@ export class Spotter {
   /** Seconds between feature frames. */
   get hopSeconds() {
     return this._hopSeconds;
+  }
+
+  /** What the worklet heard in the last session started with `record` (mono, at the
+   * context's rate, up to that many seconds), once stop() has resolved; otherwise null. */
+  get recording() {
+    return this._recording;
   }
 
   /** 'sab' or 'port' once started. */
@@ -140,11 +147,21 @@ export class Spotter {
    * Starts listening. `source`: nothing (the microphone, asked for with MICROPHONE_CONSTRAINTS),
    * a MediaStream, or an AudioNode of `options.context`. `options.context`: an AudioContext to
    * use (by default one at the device's rate is created, and closed by stop()).
+   * `options.record`: seconds of input to keep (see `recording`), for comparing the page with
+   * `hark detect` on exactly what it heard.
    */
   async start(source, options = {}) {
     if (this._session) throw new Error('already started');
+    if (options.record !== undefined && !(options.record >= 0 && options.record <= 3600)) {
+      throw new RangeError(`record ${options.record} is outside 0..3600 seconds`);
+    }
+    this._recording = null;
     const ownContext = !options.context;
     const context = options.context ?? new AudioContext({ latencyHint: 'interactive' });
+    // Our own context stays suspended until the worklet is built: instantiating the Wasm
+    // module runs on the audio thread and would otherwise make the output run dry (measured:
+    // 4 underruns, 40 ms, at every start).
+    if (ownContext && context.state === 'running') await context.suspend();
     let stream = null;
     let node;
     if (source === undefined || source === null) {
@@ -173,7 +190,7 @@ export class Spotter {
       numberOfOutputs: 1,
       outputChannelCount: [1],
       channelCountMode: 'max',
-      processorOptions: { module: this._module, config: this._config, ring },
+      processorOptions: { module: this._module, config: this._config, ring, record: options.record ?? 0 },
     });
     const session = {
       context,
@@ -189,15 +206,29 @@ export class Spotter {
       H,
     };
     this._session = session;
+    let workletReady;
+    const built = new Promise((resolve) => {
+      workletReady = resolve;
+    });
     worklet.port.onmessage = (e) => {
       const m = e.data;
-      if (m.type === 'error') this._emit('error', { message: m.message });
+      if (m.type === 'ready') workletReady(true);
+      else if (m.type === 'error') {
+        workletReady(false);
+        this._emit('error', { message: m.message });
+      }
       else if (m.type === 'stats') {
         session.counters = m;
         this._emitStats();
-      } else if (m.type === 'stopped') session.onStopped?.();
+      } else if (m.type === 'stopped') {
+        if (m.recording) this._recording = m.recording;
+        session.onStopped?.();
+      }
     };
-    worklet.onprocessorerror = () => this._emit('error', { message: 'the Hark worklet failed' });
+    worklet.onprocessorerror = () => {
+      workletReady(false);
+      this._emit('error', { message: 'the Hark worklet failed' });
+    };
     if (useRing) {
       this._worker.postMessage({ type: 'start', ring });
       session.timer = setInterval(() => this._emitStats(), 250);
@@ -206,6 +237,7 @@ export class Spotter {
       worklet.port.postMessage({ type: 'port', port: channel.port1 }, [channel.port1]);
       this._worker.postMessage({ type: 'start', port: channel.port2 }, [channel.port2]);
     }
+    await built;
     node.connect(worklet);
     // The worklet writes silence; connecting it keeps the graph pulling it.
     worklet.connect(context.destination);
@@ -233,10 +265,13 @@ export class Spotter {
         dropped: Atomics.load(h, H.DROPPED),
       };
     }
+    const playback = s.context.playbackStats;
     return {
       quanta: c.quanta,
       late: c.late,
       maxQuantumMs: c.maxMs,
+      underruns: playback ? playback.underrunEvents : null,
+      underrunSeconds: playback ? playback.underrunDuration : null,
       rejected: c.rejected,
       droppedFrames: c.dropped,
       droppedSeconds: c.dropped * this._hopSeconds,
@@ -282,11 +317,11 @@ export class Spotter {
     this._finished = null;
     clearInterval(s.timer);
     this._emitStats();
+    const stats = this._stats();
     s.node.disconnect(s.worklet);
     s.worklet.disconnect();
     for (const track of s.stream?.getTracks() ?? []) track.stop();
     if (s.ownContext) await s.context.close();
-    const stats = this._stats();
     this._session = null;
     return stats;
   }

@@ -15,7 +15,7 @@ const BATCH_FRAMES = 8; // frames per message in port mode (80 ms at a 10 ms hop
 class HarkFeatures extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { module, config, ring } = options.processorOptions;
+    const { module, config, ring, record } = options.processorOptions;
     this.running = true;
     try {
       const wasm = initSync({ module });
@@ -38,10 +38,17 @@ class HarkFeatures extends AudioWorkletProcessor {
     this.workerPort = null;
     this.counters = { quanta: 0, late: 0, maxMs: 0, rejected: 0, frames: 0, dropped: 0 };
     this.lastError = null;
+    // Optional recording of what the worklet hears (mono, at the context's rate), preallocated
+    // here so that process() only copies into it.
+    this.recording = record > 0 ? new Float32Array(Math.ceil(record * sampleRate)) : null;
+    // Written once here so that the system maps its pages now, not during process().
+    this.recording?.fill(0);
+    this.recorded = 0;
     this.port.onmessage = (e) => {
       if (e.data.type === 'port') this.workerPort = e.data.port;
       if (e.data.type === 'stop') this.stop();
     };
+    this.port.postMessage({ type: 'ready' });
   }
 
   // Views of the Wasm buffers; remade only if the memory grew (which detaches the old ones).
@@ -58,7 +65,13 @@ class HarkFeatures extends AudioWorkletProcessor {
       this.batched = 0;
     }
     this.postStats();
-    this.port.postMessage({ type: 'stopped' });
+    if (this.recording) {
+      const samples = this.recording.subarray(0, this.recorded);
+      this.port.postMessage({ type: 'stopped', recording: { sampleRate, samples } }, [this.recording.buffer]);
+      this.recording = null;
+    } else {
+      this.port.postMessage({ type: 'stopped' });
+    }
   }
 
   postStats() {
@@ -93,6 +106,13 @@ class HarkFeatures extends AudioWorkletProcessor {
         for (let c = 0; c < channels.length; c++) s += channels[c][i];
         input[i] = s * scale;
       }
+    }
+    if (this.recording && this.recorded < this.recording.length) {
+      // A plain loop: subarray() would allocate a view object every quantum.
+      const rec = this.recording;
+      const take = Math.min(n, rec.length - this.recorded);
+      for (let i = 0; i < take; i++) rec[this.recorded + i] = input[i];
+      this.recorded += take;
     }
     let frames = 0;
     try {

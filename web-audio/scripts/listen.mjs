@@ -5,9 +5,12 @@
 // `hark detect --json`: {"keyword", "start", "end", "score"}.
 //
 //   node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port]
-//        [--model MODEL.onnx] [--chromium PATH]
+//        [--model MODEL.onnx] [--save-input OUT.wav] [--chromium PATH]
 //
 // --model: the page loads that model by URL instead of using the bundled one.
+// --save-input OUT.wav: writes what the page's worklet heard (mono, 32-bit float, at the
+// page's rate) for `hark detect OUT.wav`: Chromium's capture starts at an arbitrary point of
+// the file and resamples it, so this is the input the page's events must match exactly.
 //
 // On stderr, one JSON line of the run: the worklet's stats (quanta, late quanta, dropped
 // frames), the model's timings in the Worker, any network request made after the page was
@@ -23,7 +26,8 @@ import { serve } from './serve.mjs';
 function usage(message) {
   if (message) console.error(`listen.mjs: ${message}`);
   console.error(
-    'usage: node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port] [--model M.onnx] [--chromium PATH]',
+    'usage: node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port] [--model M.onnx]\n' +
+      '       [--save-input OUT.wav] [--chromium PATH]',
   );
   process.exit(2);
 }
@@ -35,6 +39,7 @@ const opts = {
   chromium: process.env.CHROMIUM ?? '/usr/bin/chromium',
   file: null,
   model: null,
+  saveInput: null,
 };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -42,6 +47,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--transport') opts.transport = args[++i];
   else if (a === '--chromium') opts.chromium = args[++i];
   else if (a === '--model') opts.model = args[++i];
+  else if (a === '--save-input') opts.saveInput = args[++i];
   else if (a === '-h' || a === '--help') usage();
   else if (a.startsWith('--')) usage(`unknown option ${a}`);
   else if (opts.file) usage('one file only');
@@ -90,6 +96,25 @@ function padWav(bytes, pad) {
 
 const round = (x) => Math.round(x * 1000) / 1000;
 
+/** A mono 32-bit float WAV (WAVE_FORMAT_IEEE_FLOAT) of `samples`. */
+function floatWav(samples, rate) {
+  const out = Buffer.alloc(44 + samples.length * 4);
+  out.write('RIFF', 0, 'latin1');
+  out.writeUInt32LE(36 + samples.length * 4, 4);
+  out.write('WAVEfmt ', 8, 'latin1');
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(3, 20);
+  out.writeUInt16LE(1, 22);
+  out.writeUInt32LE(rate, 24);
+  out.writeUInt32LE(rate * 4, 28);
+  out.writeUInt16LE(4, 32);
+  out.writeUInt16LE(32, 34);
+  out.write('data', 36, 'latin1');
+  out.writeUInt32LE(samples.length * 4, 40);
+  Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(out, 44);
+  return out;
+}
+
 async function main() {
   const wav = await readFile(resolve(opts.file));
   const { seconds: duration, padded } = padWav(wav, 3);
@@ -135,7 +160,8 @@ async function main() {
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
     const model = opts.model ? '&model=model/model.onnx' : '';
-    await page.goto(`${url}/index.html?autostart=1&transport=${opts.transport}${model}`);
+    const record = opts.saveInput ? `&record=${Math.ceil(listenFor + 5)}` : '';
+    await page.goto(`${url}/index.html?autostart=1&transport=${opts.transport}${model}${record}`);
     await page.waitForFunction(() => window.hark && (window.hark.started || window.hark.errors.length > 0), null, {
       timeout: 30000,
     });
@@ -154,6 +180,22 @@ async function main() {
       isolated: window.crossOriginIsolated,
     }));
     report.listened = round((Date.now() - started) / 1000);
+    if (opts.saveInput && startedOk) {
+      // The samples cross as base64 of their float32 bytes (a JSON array would be ten times larger).
+      const heard = await page.evaluate(() => {
+        const r = window.hark.recording;
+        if (!r) return null;
+        const bytes = new Uint8Array(r.samples.buffer, r.samples.byteOffset, r.samples.byteLength);
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return { sampleRate: r.sampleRate, base64: btoa(text) };
+      });
+      if (!heard) throw new Error('the page kept no recording');
+      // Copied into a fresh buffer: Node's pooled Buffer may not be 4-byte aligned.
+      const samples = new Float32Array(Uint8Array.from(Buffer.from(heard.base64, 'base64')).buffer);
+      await writeFile(resolve(opts.saveInput), floatWav(samples, heard.sampleRate));
+      report.savedInput = { file: opts.saveInput, seconds: round(samples.length / heard.sampleRate) };
+    }
     for (const e of state.events) {
       // Events after the file's end come from the padding (or the loop): not the file's.
       if (e.start >= duration) continue;

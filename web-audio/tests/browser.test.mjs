@@ -11,15 +11,24 @@ const SAMPLE = join(ROOT, 'assets/sample.wav');
 const work = mkdtempSync(join(tmpdir(), 'hark-web-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** What every run must show: no error, no request after the page listened, no late quantum,
- * nothing dropped or rejected. */
+/** What every run must show: no error, no request after the page listened, no missed
+ * deadline (the context's output never ran dry), nothing dropped or rejected. */
 function assertClean(report) {
   assert.deepEqual(report.errors, [], JSON.stringify(report));
   assert.deepEqual(report.requestsAfterLoad, [], 'the page made network requests while listening');
   assert.equal(report.crossOriginIsolated, true);
   const s = report.stats;
   assert.ok(s.quanta > (report.seconds - 1) * (report.sampleRate / 128), `only ${s.quanta} quanta`);
-  assert.equal(s.late, 0, `${s.late} quanta missed their deadline (longest ${s.maxQuantumMs} ms)`);
+  console.log(
+    `${s.quanta} quanta, ${s.late} of 3 ms or more (longest ${s.maxQuantumMs} ms), ${s.underruns} underruns`,
+  );
+  // Chromium's own count of the times the audio graph (the worklet in it) missed its deadline.
+  assert.equal(typeof s.underruns, 'number', 'this Chromium has no AudioContext.playbackStats');
+  assert.equal(s.underruns, 0, `the output ran dry ${s.underruns} times (${s.underrunSeconds} s)`);
+  // Wall time per quantum: the worklet's own work is about 2 us, so a quantum of 3 ms or more
+  // is the audio thread preempted by the system (a few in 14,000 on this shared machine); a
+  // front end that really took that long would make a large share of them late.
+  assert.ok(s.late <= s.quanta / 200, `${s.late} quanta took 3 ms or more (longest ${s.maxQuantumMs} ms)`);
   assert.equal(s.droppedFrames, 0);
   assert.equal(s.rejected, 0);
 }
@@ -100,21 +109,50 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
   const file = join(work, 'validation.wav');
   writeFileSync(file, wavBytes(stream, 16000));
 
-  const native = nativeDetect(file);
-  const { status, events, report } = listen(file);
+  const heard = join(work, 'heard.wav');
+  const { status, events, report } = listen(file, ['--save-input', heard]);
   assert.equal(status, 0, JSON.stringify(report));
   assertClean(report);
+
+  // 1. Exactly what native `hark detect` finds on the audio the page heard (Chromium starts
+  // the capture at an arbitrary point of the file and resamples it to the context's rate).
+  const onHeard = nativeDetect(heard);
+  assert.ok(onHeard.length >= 15, `native found only ${onHeard.length} events in what the page heard`);
+  assert.equal(events.length, onHeard.length, `page ${JSON.stringify(events)}\nnative ${JSON.stringify(onHeard)}`);
+  events.forEach((e, i) => {
+    const n = onHeard[i];
+    assert.equal(e.keyword, n.keyword, `event ${i}: page ${JSON.stringify(e)}, native ${JSON.stringify(n)}`);
+    assert.ok(Math.abs(e.end - n.end) < 0.002 && Math.abs(e.score - n.score) < 0.01, `event ${i}: page ${JSON.stringify(e)}, native ${JSON.stringify(n)}`);
+  });
+
+  // 2. The keywords of `hark detect` on the file itself, as nearly as the detector agrees with
+  // itself when the file starts at another point: the model runs every 8 frames, so where the
+  // stream starts moves the windows it sees, and a keyword scored near its threshold can fall
+  // either way. That spread is measured here on the same file (starts 5 to 75 ms later).
+  const native = nativeDetect(file);
+  assert.ok(native.length >= 15, `native found only ${native.length} events`);
+  const compare = (ref, got, shift) => ({
+    missed: ref.filter((n) => !got.some((e) => e.keyword === n.keyword && Math.abs(e.end + shift - n.end) < 0.4)),
+    extra: got.filter((e) => !ref.some((n) => e.keyword === n.keyword && Math.abs(e.end + shift - n.end) < 0.4)),
+  });
+  let spread = { missed: 0, extra: 0 };
+  for (let k = 1; k <= 15; k++) {
+    const skip = 80 * k;
+    const shifted = join(work, `shifted-${k}.wav`);
+    writeFileSync(shifted, wavBytes(stream.subarray(skip), 16000));
+    const d = compare(native, nativeDetect(shifted), skip / 16000);
+    spread = { missed: Math.max(spread.missed, d.missed.length), extra: Math.max(spread.extra, d.extra.length) };
+  }
+  // The page may also start up to 0.4 s into the file (its times are then that much early).
+  const d = compare(native, events, 0);
   console.log(`native: ${native.map((e) => e.keyword).join(' ')}`);
   console.log(`page:   ${events.map((e) => e.keyword).join(' ')}`);
-  assert.ok(native.length >= 15, `native found only ${native.length} events`);
-  // The same keywords, each within 0.4 s of the native event (the page may start late).
-  const unmatched = native.filter((n) => !events.some((e) => e.keyword === n.keyword && Math.abs(e.end - n.end) < 0.4));
-  const extra = events.filter((e) => !native.some((n) => e.keyword === n.keyword && Math.abs(e.end - n.end) < 0.4));
-  // The page hears the file through Chromium's capture resampling and from an arbitrary
-  // frame phase, so a keyword scored near its threshold can fall either way: allow one in
-  // ten to differ, no more.
-  const allowed = Math.max(1, Math.floor(native.length / 10));
-  console.log(`${native.length} native events; ${unmatched.length} missed in the page, ${extra.length} only in the page`);
-  assert.ok(unmatched.length <= allowed, `missed in the page: ${JSON.stringify(unmatched)}`);
-  assert.ok(extra.length <= allowed, `only in the page: ${JSON.stringify(extra)}`);
+  console.log(
+    `${native.length} native events; page: ${d.missed.length} missed, ${d.extra.length} extra; ` +
+      `native started later: up to ${spread.missed} missed, ${spread.extra} extra`,
+  );
+  // One more than that spread for Chromium's resampling of the capture.
+  const allowed = (n) => n + 1;
+  assert.ok(d.missed.length <= allowed(spread.missed), `missed in the page: ${JSON.stringify(d.missed)}`);
+  assert.ok(d.extra.length <= allowed(spread.extra), `only in the page: ${JSON.stringify(d.extra)}`);
 });

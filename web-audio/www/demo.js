@@ -1,7 +1,8 @@
 // The demo page: starts a spotter on the microphone, draws the log-mel spectrogram, the
 // per-class scores and the keyword events. `?autostart=1` starts without a click (tests);
 // `?transport=port|sab` picks how the worklet hands frames to the Worker; `?model=URL` loads
-// another model than the bundled one.
+// another model than the bundled one; `?record=S` keeps up to S seconds of what the worklet
+// heard (window.hark.recording after stop, for scripts/listen.mjs --save-input).
 // window.hark exposes the events and stats to the test driver (scripts/listen.mjs).
 import { createSpotter } from './hark.js';
 
@@ -70,7 +71,7 @@ async function start() {
     }
     state.ready = true;
     setupBars();
-    state.info = await spotter.start();
+    state.info = await spotter.start(null, { record: Number(params.get('record') ?? 0) });
     state.started = true;
     $('stop').disabled = false;
   } catch (e) {
@@ -98,6 +99,7 @@ function subscribe() {
       state.stats = s;
       $('stats').textContent =
         `${s.transport} · ${s.sampleRate} Hz · ${s.quanta} quanta, ${s.late} late (longest ${s.maxQuantumMs} ms)` +
+        (s.underruns === null ? '' : ` · ${s.underruns} underruns`) +
         ` · dropped ${s.droppedSeconds.toFixed(2)} s` + (s.rejected ? ` · ${s.rejected} rejected` : '');
     });
     spotter.on('error', (e) => {
@@ -110,6 +112,7 @@ async function stop() {
   if (!spotter) return null;
   $('stop').disabled = true;
   state.final = await spotter.stop();
+  state.recording = spotter.recording;
   state.started = false;
   $('start').disabled = false;
   return state.final;
