@@ -1,16 +1,25 @@
 //! [`SeriesDetector`]: anomaly scores for a single series with no separate training data. It
 //! learns from the first points (a probationary period), then scores each new point as it
-//! arrives, before the next one is seen, and adapts slowly.
+//! arrives, before the next one is seen, and keeps learning from what it has seen.
 //!
-//! Each point's raw score is the reconstruction error of the window of values that ends with it,
-//! by an autoencoder fitted to the probationary windows (the same trainer as
-//! [`fit_anomaly`](crate::fit_anomaly)) and fine-tuned on recent windows as the series goes on.
-//! The raw score becomes a score in `[0, 1]` the way Numenta's anomaly likelihood does it
-//! (Ahmad et al. 2017): how unusual the mean of the last few raw scores is against the mean
-//! and spread of the raw scores over a long recent history, as a normal tail probability (of
-//! the logarithm of the errors, which are heavy-tailed), on a log scale. A burst of high
-//! scores is reported once: a score counts only while it is the highest of the last
-//! `refractory` points.
+//! Two methods ([`SeriesMethod`]):
+//!
+//! - [`Neighbours`](SeriesMethod::Neighbours) (the default): the raw score of a point is the
+//!   mean distance from the window of values that ends with it to its `k` nearest windows
+//!   among the last `history` windows of the series (none overlapping it), and the score is
+//!   the share of the last `calibration` raw scores below it: a conformal rank in `[0, 1]`,
+//!   as in the k-nearest-neighbour conformal detector of Burnaev and Ishimtsev (2016). The
+//!   history slides, so the detector adapts to a new normal after `history` points.
+//! - [`Autoencoder`](SeriesMethod::Autoencoder): the reconstruction error of the window by an
+//!   autoencoder fitted to the probationary windows (the same trainer as
+//!   [`fit_anomaly`](crate::fit_anomaly)) and fine-tuned on recent windows; the error becomes
+//!   a score the way Numenta's anomaly likelihood does it (Ahmad et al. 2017): how unusual
+//!   the mean of the last few errors is against the mean and spread of the errors over a long
+//!   recent history, as a normal tail probability (of the logarithm of the errors, which are
+//!   heavy-tailed), on a log scale.
+//!
+//! With either, a burst of high scores is reported once: a score counts only while it is the
+//! highest of the last `refractory` points.
 
 use std::collections::VecDeque;
 
@@ -22,11 +31,57 @@ use crate::autoencoder::{Adam, Mlp, TrainParams, train};
 /// `-log10(1/2)`: a tail probability of one half (an ordinary value) scores 0.
 const LOG_HALF: f64 = std::f64::consts::LOG10_2;
 
+/// Raw scores needed before a [`Neighbours`](SeriesMethod::Neighbours) rank means anything.
+const MIN_CALIBRATION: usize = 50;
+
 /// Settings of a [`SeriesDetector`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesParams {
     /// Points learnt from before any score (scored 0).
     pub probation: usize,
+    /// A score is reported only while it is the highest of this many points (0 or 1: every
+    /// score is reported).
+    pub refractory: usize,
+    /// How a point is scored.
+    pub method: SeriesMethod,
+}
+
+/// How a [`SeriesDetector`] scores a point (see the module documentation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeriesMethod {
+    /// Distance to the nearest earlier windows, ranked against recent distances.
+    Neighbours(NeighbourParams),
+    /// Reconstruction error of an autoencoder, as a likelihood.
+    Autoencoder(AutoencoderParams),
+}
+
+/// Settings of [`SeriesMethod::Neighbours`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeighbourParams {
+    /// Values per window.
+    pub window: usize,
+    /// Nearest windows averaged.
+    pub k: usize,
+    /// Earlier windows searched (the most recent ones).
+    pub history: usize,
+    /// Recent raw scores a raw score is ranked against.
+    pub calibration: usize,
+}
+
+impl Default for NeighbourParams {
+    fn default() -> Self {
+        NeighbourParams {
+            window: 19,
+            k: 27,
+            history: 2000,
+            calibration: 600,
+        }
+    }
+}
+
+/// Settings of [`SeriesMethod::Autoencoder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoencoderParams {
     /// Values per window.
     pub window: usize,
     /// The autoencoder and its first training.
@@ -35,12 +90,28 @@ pub struct SeriesParams {
     pub short: usize,
     /// Raw scores kept for the long-term mean and spread.
     pub long: usize,
-    /// A score is reported only while it is the highest of this many points (0 or 1: every
-    /// score is reported).
-    pub refractory: usize,
     /// After the probationary period, one update of the autoencoder on a batch of recent
     /// windows every this many points (0: never adapt).
     pub adapt_every: usize,
+}
+
+impl Default for AutoencoderParams {
+    fn default() -> Self {
+        AutoencoderParams {
+            window: 16,
+            train: TrainParams {
+                hidden: vec![16, 4],
+                epochs: 50,
+                min_steps: 1000,
+                batch: 64,
+                learning_rate: 1e-3,
+                seed: 0,
+            },
+            short: 1,
+            long: 8000,
+            adapt_every: 1,
+        }
+    }
 }
 
 impl SeriesParams {
@@ -58,76 +129,58 @@ impl Default for SeriesParams {
     fn default() -> Self {
         SeriesParams {
             probation: 750,
-            window: 16,
-            train: TrainParams {
-                hidden: vec![16, 4],
-                epochs: 50,
-                min_steps: 1000,
-                batch: 64,
-                learning_rate: 1e-3,
-                seed: 0,
-            },
-            short: 1,
-            long: 8000,
             refractory: 100,
-            adapt_every: 1,
+            method: SeriesMethod::Neighbours(NeighbourParams::default()),
         }
     }
 }
 
-/// The fitted part, once the probationary period is over.
-struct Fitted {
-    net: Mlp,
-    adam: Adam,
-    mean: f32,
-    inv_std: f32,
-}
-
 /// Streaming anomaly scores of one series (see the module documentation).
 pub struct SeriesDetector {
-    params: SeriesParams,
+    probation: usize,
+    refractory: usize,
     seen: usize,
-    /// The last `window` values, raw.
-    recent: VecDeque<f32>,
-    /// Values of the probationary period.
-    learning: Vec<f32>,
-    fitted: Option<Fitted>,
-    /// Recent normalised windows for adaptation.
-    replay: VecDeque<Vec<f32>>,
-    raw: VecDeque<f32>,
-    raw_sum: f64,
-    raw_sq: f64,
-    short: VecDeque<f32>,
+    scorer: Scorer,
+    /// The last `refractory` scores, for one report per burst.
     reported: VecDeque<f32>,
-    normal: Normal,
+}
+
+enum Scorer {
+    Neighbours(NeighbourScorer),
+    Autoencoder(Box<AutoencoderScorer>),
 }
 
 impl std::fmt::Debug for SeriesDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = match &self.scorer {
+            Scorer::Neighbours(n) => format!("{:?}", n.params),
+            Scorer::Autoencoder(a) => format!("{:?}", a.params),
+        };
         f.debug_struct("SeriesDetector")
-            .field("params", &self.params)
+            .field("probation", &self.probation)
+            .field("refractory", &self.refractory)
+            .field("method", &method)
             .field("seen", &self.seen)
-            .field("fitted", &self.fitted.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl SeriesDetector {
-    /// A detector that has seen nothing yet.
+    /// A detector that has seen nothing yet. Its buffers are allocated here: with
+    /// [`SeriesMethod::Neighbours`], [`push`](Self::push) allocates nothing.
     pub fn new(params: SeriesParams) -> Self {
+        let scorer = match params.method {
+            SeriesMethod::Neighbours(p) => Scorer::Neighbours(NeighbourScorer::new(p)),
+            SeriesMethod::Autoencoder(p) => {
+                Scorer::Autoencoder(Box::new(AutoencoderScorer::new(p, params.probation)))
+            }
+        };
         SeriesDetector {
-            recent: VecDeque::with_capacity(params.window + 1),
-            learning: Vec::with_capacity(params.probation),
-            fitted: None,
-            replay: VecDeque::new(),
-            raw: VecDeque::new(),
-            raw_sum: 0.0,
-            raw_sq: 0.0,
-            short: VecDeque::new(),
-            reported: VecDeque::new(),
+            probation: params.probation,
+            refractory: params.refractory,
             seen: 0,
-            normal: Normal::standard(),
-            params,
+            scorer,
+            reported: VecDeque::with_capacity(params.refractory + 1),
         }
     }
 
@@ -143,20 +196,176 @@ impl SeriesDetector {
             return 0.0;
         }
         self.seen += 1;
+        let in_probation = self.seen <= self.probation;
+        let score = match &mut self.scorer {
+            Scorer::Neighbours(n) => n.push(value),
+            Scorer::Autoencoder(a) => a.push(value),
+        };
+        match score {
+            Some(score) if !in_probation => self.report(score),
+            _ => 0.0,
+        }
+    }
+
+    /// One report per burst: a score counts only while it is the highest of the last
+    /// `refractory` points; a point that merely continues a burst scores 0.
+    fn report(&mut self, score: f32) -> f32 {
+        let highest = self.reported.iter().copied().fold(0.0f32, f32::max);
+        self.reported.push_back(score);
+        if self.reported.len() > self.refractory {
+            self.reported.pop_front();
+        }
+        if score > highest { score } else { 0.0 }
+    }
+}
+
+/// The state of [`SeriesMethod::Neighbours`]: the recent values and raw scores, in rings
+/// allocated once.
+struct NeighbourScorer {
+    params: NeighbourParams,
+    /// The last `capacity` values, less the first value seen (distances do not change, and
+    /// f32 keeps the differences of large values), each written twice (at `i` and
+    /// `i + capacity`) so that any run of recent values is one contiguous slice.
+    ring: Vec<f32>,
+    capacity: usize,
+    /// Values pushed so far.
+    pushed: usize,
+    offset: Option<f64>,
+    /// Distances to the searched windows (scratch).
+    distances: Vec<f32>,
+    /// The last `calibration` raw scores.
+    raw: VecDeque<f32>,
+}
+
+impl NeighbourScorer {
+    fn new(mut params: NeighbourParams) -> Self {
+        params.window = params.window.max(1);
+        params.k = params.k.max(1);
+        params.history = params.history.max(params.k);
+        params.calibration = params.calibration.max(MIN_CALIBRATION);
+        let capacity = params.history + 2 * params.window;
+        NeighbourScorer {
+            ring: vec![0.0; 2 * capacity],
+            capacity,
+            pushed: 0,
+            offset: None,
+            distances: Vec::with_capacity(params.history),
+            raw: VecDeque::with_capacity(params.calibration + 1),
+            params,
+        }
+    }
+
+    /// The point's rank among recent raw scores, or None while there is too little history.
+    /// A rank does not change with the series' scale, so the raw scores need none.
+    fn push(&mut self, value: f32) -> Option<f32> {
+        let w = self.params.window;
+        let offset = *self.offset.get_or_insert(f64::from(value));
+        let v = (f64::from(value) - offset) as f32;
+        let at = self.pushed % self.capacity;
+        self.ring[at] = v;
+        self.ring[at + self.capacity] = v;
+        self.pushed += 1;
+        let len = self.pushed.min(self.capacity);
+        // The last `len` values, oldest first.
+        let end = at + self.capacity + 1;
+        let values = &self.ring[end - len..end];
+        // Windows that end before the current one starts do not overlap it; the current
+        // window is the last `w` values.
+        if len < 2 * w + self.params.k - 1 {
+            return None;
+        }
+        let current = &values[len - w..];
+        let candidates = len + 1 - 2 * w;
+        let first = candidates.saturating_sub(self.params.history);
+        // Column by column (each value of the current window against the same position of
+        // every earlier window): plain element-wise loops that the compiler vectorises.
+        let n = candidates - first;
+        self.distances.clear();
+        self.distances.resize(n, 0.0);
+        for (j, &c) in current.iter().enumerate() {
+            let column = &values[first + j..first + j + n];
+            for (d, &x) in self.distances.iter_mut().zip(column) {
+                let e = x - c;
+                *d += e * e;
+            }
+        }
+        let k = self.params.k.min(self.distances.len());
+        let (nearest, kth, _) = self.distances.select_nth_unstable_by(k - 1, f32::total_cmp);
+        let sum: f32 = nearest.iter().map(|d| d.sqrt()).sum::<f32>() + kth.sqrt();
+        let raw = sum / k as f32;
+        let rank = (self.raw.len() >= MIN_CALIBRATION)
+            .then(|| self.raw.iter().filter(|&&r| r < raw).count() as f32 / self.raw.len() as f32);
+        self.raw.push_back(raw);
+        if self.raw.len() > self.params.calibration {
+            self.raw.pop_front();
+        }
+        rank
+    }
+}
+
+/// The fitted part of [`SeriesMethod::Autoencoder`], once the probationary period is over.
+struct Fitted {
+    net: Mlp,
+    adam: Adam,
+    mean: f32,
+    inv_std: f32,
+}
+
+/// The state of [`SeriesMethod::Autoencoder`].
+struct AutoencoderScorer {
+    params: AutoencoderParams,
+    probation: usize,
+    /// The last `window` values, raw.
+    recent: VecDeque<f32>,
+    /// Values of the probationary period.
+    learning: Vec<f32>,
+    fitted: Option<Fitted>,
+    /// Recent normalised windows for adaptation.
+    replay: VecDeque<Vec<f32>>,
+    raw: VecDeque<f32>,
+    raw_sum: f64,
+    raw_sq: f64,
+    short: VecDeque<f32>,
+    normal: Normal,
+    /// Points scored since the fit.
+    scored: usize,
+}
+
+impl AutoencoderScorer {
+    fn new(mut params: AutoencoderParams, probation: usize) -> Self {
+        params.window = params.window.max(1);
+        params.short = params.short.max(1);
+        params.long = params.long.max(2);
+        AutoencoderScorer {
+            recent: VecDeque::with_capacity(params.window + 1),
+            learning: Vec::with_capacity(probation),
+            fitted: None,
+            replay: VecDeque::new(),
+            raw: VecDeque::new(),
+            raw_sum: 0.0,
+            raw_sq: 0.0,
+            short: VecDeque::new(),
+            normal: Normal::standard(),
+            scored: 0,
+            probation,
+            params,
+        }
+    }
+
+    /// The point's likelihood score, or None before the autoencoder is fitted.
+    fn push(&mut self, value: f32) -> Option<f32> {
         self.recent.push_back(value);
         if self.recent.len() > self.params.window {
             self.recent.pop_front();
         }
         if self.fitted.is_none() {
             self.learning.push(value);
-            if self.learning.len() >= self.params.probation.max(self.params.window + 1) {
+            if self.learning.len() >= self.probation.max(self.params.window + 1) {
                 self.fit();
             }
-            return 0.0;
+            return None;
         }
-        let Some(fitted) = &mut self.fitted else {
-            return 0.0;
-        };
+        let fitted = self.fitted.as_mut()?;
         let x: Vec<f32> = self
             .recent
             .iter()
@@ -175,7 +384,8 @@ impl SeriesDetector {
         if self.replay.len() > self.params.train.batch {
             self.replay.pop_front();
         }
-        if self.params.adapt_every > 0 && self.seen.is_multiple_of(self.params.adapt_every) {
+        self.scored += 1;
+        if self.params.adapt_every > 0 && self.scored.is_multiple_of(self.params.adapt_every) {
             let rows = self.replay.len();
             let flat: Vec<f32> = self.replay.iter().flatten().copied().collect();
             if let Ok(batch) = Array2::from_shape_vec((rows, self.params.window), flat) {
@@ -183,7 +393,7 @@ impl SeriesDetector {
                 fitted.adam.step(&mut fitted.net, &grads);
             }
         }
-        self.likelihood(err)
+        Some(self.likelihood(err))
     }
 
     fn fit(&mut self) {
@@ -257,15 +467,7 @@ impl SeriesDetector {
         // The tail probability on a log scale, so that the rare values keep their order:
         // 1e-10 and below give 1, a tail of 1/2 or more gives 0.
         let tail = self.normal.sf((short - mean) / std).max(1e-300);
-        let score = ((-tail.log10() - LOG_HALF) / (10.0 - LOG_HALF)).clamp(0.0, 1.0) as f32;
-        // One report per burst: a score counts only while it is the highest of the last
-        // `refractory` points; a point that merely continues a burst scores 0.
-        let highest = self.reported.iter().copied().fold(0.0f32, f32::max);
-        self.reported.push_back(score);
-        if self.reported.len() > self.params.refractory {
-            self.reported.pop_front();
-        }
-        if score > highest { score } else { 0.0 }
+        ((-tail.log10() - LOG_HALF) / (10.0 - LOG_HALF)).clamp(0.0, 1.0) as f32
     }
 }
 
@@ -273,8 +475,8 @@ impl SeriesDetector {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_spike_and_a_level_shift_get_the_highest_scores() {
+    /// Scores of a noisy sine with a spike at 1500 and a level shift from 2400.
+    fn scores(method: SeriesMethod) -> Vec<f32> {
         let value = |i: usize| {
             let t = i as f32;
             (t * std::f32::consts::TAU / 50.0).sin()
@@ -282,6 +484,7 @@ mod tests {
         };
         let mut detector = SeriesDetector::new(SeriesParams {
             probation: 600,
+            method,
             ..SeriesParams::default()
         });
         let mut scores = Vec::new();
@@ -293,6 +496,13 @@ mod tests {
             };
             scores.push(detector.push(value(i) + bump));
         }
+        // Not finite: ignored, scored 0.
+        assert_eq!(detector.push(f32::NAN), 0.0);
+        assert_eq!(detector.seen(), 3000);
+        scores
+    }
+
+    fn assert_found(scores: &[f32]) {
         assert!(
             scores[..600].iter().all(|&s| s == 0.0),
             "probation scores 0"
@@ -305,8 +515,47 @@ mod tests {
             spike > normal && shift > normal,
             "spike {spike}, shift {shift}, normal {normal}"
         );
-        // Not finite: ignored, scored 0.
-        assert_eq!(detector.push(f32::NAN), 0.0);
-        assert_eq!(detector.seen(), 3000);
+    }
+
+    #[test]
+    fn neighbours_give_a_spike_and_a_level_shift_the_highest_scores() {
+        let scores = scores(SeriesMethod::Neighbours(NeighbourParams::default()));
+        assert_found(&scores);
+        // Nothing in the normal running is ranked above every recent raw score.
+        assert!(scores[1516..2400].iter().all(|&s| s < 1.0));
+        assert_eq!(scores[1500..1516].iter().copied().fold(0.0, f32::max), 1.0);
+    }
+
+    #[test]
+    fn the_autoencoder_gives_a_spike_and_a_level_shift_the_highest_scores() {
+        assert_found(&scores(SeriesMethod::Autoencoder(
+            AutoencoderParams::default(),
+        )));
+    }
+
+    #[test]
+    fn neighbours_rank_the_same_whatever_the_scale_and_offset() {
+        let series: Vec<f32> = (0..1500)
+            .map(|i| (i as f32 * 0.37).sin() * 3.0 + ((i * 7919) % 13) as f32 * 0.1)
+            .collect();
+        let run = |scale: f32, offset: f32| {
+            let mut d = SeriesDetector::new(SeriesParams {
+                probation: 300,
+                ..SeriesParams::default()
+            });
+            series
+                .iter()
+                .map(|&v| d.push(v * scale + offset))
+                .collect::<Vec<f32>>()
+        };
+        let base = run(1.0, 0.0);
+        assert!(base.iter().any(|&s| s > 0.0));
+        let scaled = run(1000.0, 1.0e6);
+        let same = base.iter().zip(&scaled).filter(|(a, b)| a == b).count();
+        assert!(
+            same >= base.len() * 99 / 100,
+            "{same} of {} scores equal",
+            base.len()
+        );
     }
 }

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use hark_detector::{SeriesDetector, SeriesParams};
+use hark_detector::{
+    AutoencoderParams, NeighbourParams, SeriesDetector, SeriesMethod, SeriesParams,
+};
 use serde_json::json;
 
 use crate::input::{self, Format, InputArgs};
@@ -38,21 +40,75 @@ pub struct NabArgs {
     /// Only score results already in RESULTS/<detector> (from Hark or any NAB detector).
     #[arg(long)]
     score_only: bool,
-    /// Values per window of the autoencoder.
-    #[arg(long, default_value_t = SeriesParams::default().window)]
-    window: usize,
-    /// Raw scores averaged for the short-term mean of the likelihood.
-    #[arg(long, default_value_t = SeriesParams::default().short)]
-    short: usize,
-    /// Raw scores kept for the long-term statistics of the likelihood.
-    #[arg(long, default_value_t = SeriesParams::default().long)]
-    long: usize,
+    /// How each point is scored: its distance to the nearest earlier windows ranked
+    /// against recent distances, or an autoencoder's reconstruction error as a likelihood.
+    #[arg(long, value_enum, default_value_t = Method::Neighbours)]
+    method: Method,
+    /// Values per window (default: 19 for neighbours, 16 for the autoencoder).
+    #[arg(long)]
+    window: Option<usize>,
     /// Points a reported score must top to be reported again.
     #[arg(long, default_value_t = SeriesParams::default().refractory)]
     refractory: usize,
-    /// One adaptation step every this many points (0: none).
-    #[arg(long, default_value_t = SeriesParams::default().adapt_every)]
+    /// neighbours: nearest windows averaged.
+    #[arg(long, default_value_t = NeighbourParams::default().k)]
+    k: usize,
+    /// neighbours: earlier windows searched.
+    #[arg(long, default_value_t = NeighbourParams::default().history)]
+    history: usize,
+    /// neighbours: recent raw scores a raw score is ranked against.
+    #[arg(long, default_value_t = NeighbourParams::default().calibration)]
+    calibration: usize,
+    /// autoencoder: raw scores averaged for the short-term mean of the likelihood.
+    #[arg(long, default_value_t = AutoencoderParams::default().short)]
+    short: usize,
+    /// autoencoder: raw scores kept for the long-term statistics of the likelihood.
+    #[arg(long, default_value_t = AutoencoderParams::default().long)]
+    long: usize,
+    /// autoencoder: one adaptation step every this many points (0: none).
+    #[arg(long, default_value_t = AutoencoderParams::default().adapt_every)]
     adapt_every: usize,
+}
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Method {
+    /// k nearest earlier windows, a conformal rank (the default).
+    Neighbours,
+    /// An autoencoder fitted in the probationary period, a likelihood.
+    Autoencoder,
+}
+
+impl NabArgs {
+    /// The series detector's settings for a file of `len` points.
+    fn params(&self, len: usize) -> SeriesParams {
+        let method = match self.method {
+            Method::Neighbours => {
+                let d = NeighbourParams::default();
+                SeriesMethod::Neighbours(NeighbourParams {
+                    window: self.window.unwrap_or(d.window),
+                    k: self.k,
+                    history: self.history,
+                    calibration: self.calibration,
+                })
+            }
+            Method::Autoencoder => {
+                let d = AutoencoderParams::default();
+                SeriesMethod::Autoencoder(AutoencoderParams {
+                    window: self.window.unwrap_or(d.window),
+                    short: self.short,
+                    long: self.long,
+                    adapt_every: self.adapt_every,
+                    ..d
+                })
+            }
+        };
+        SeriesParams {
+            refractory: self.refractory,
+            method,
+            ..SeriesParams::for_length(len)
+        }
+    }
 }
 
 /// One cost profile.
@@ -226,14 +282,7 @@ fn detect_file(
         .map(|(a, b)| (normalise_time(a), normalise_time(b)))
         .collect();
     // The length is known in NAB, and its probationary period follows from it.
-    let mut detector = SeriesDetector::new(SeriesParams {
-        window: args.window.max(1),
-        short: args.short.max(1),
-        long: args.long.max(2),
-        refractory: args.refractory,
-        adapt_every: args.adapt_every,
-        ..SeriesParams::for_length(values.len())
-    });
+    let mut detector = SeriesDetector::new(args.params(values.len()));
     let mut text = String::from("timestamp,value,anomaly_score,label\n");
     let mut in_window = false;
     let mut next_window = 0;

@@ -10,7 +10,9 @@
 //!   smoothing, threshold) fed 4096-sample chunks.
 //!
 //! Criterion's throughput is in frames: the time per element is the cost per frame.
-//! The NAB-style series scorer (`metric` preset) is measured the same way on a random walk.
+//!
+//! `series/<method>`: [`SeriesDetector`] per point (the `hark nab` detector), past its
+//! probationary period, on a random walk with a daily cycle; throughput in points.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops at the first surprise
 
@@ -18,7 +20,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hark_detector::{
-    AnomalyInput, AnomalyModel, AnomalyPreset, AnomalyScorer, FitParams, TrainParams, fit_anomaly,
+    AnomalyInput, AnomalyModel, AnomalyPreset, AnomalyScorer, AutoencoderParams, FitParams,
+    NeighbourParams, SeriesDetector, SeriesMethod, SeriesParams, TrainParams, fit_anomaly,
 };
 use hark_dsp::{Frontend, SampleRate};
 use hark_tests::machine::machine;
@@ -101,5 +104,57 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_series(c: &mut Criterion) {
+    // A random walk (a fixed linear congruential generator) on a cycle of 288 points.
+    let mut state = 12345u64;
+    let mut level = 0.0f32;
+    let series: Vec<f32> = (0..20_000)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            level += ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.1;
+            level + (i as f32 * std::f32::consts::TAU / 288.0).sin()
+        })
+        .collect();
+    const POINTS: usize = 5000;
+    let mut group = c.benchmark_group("series");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(POINTS as u64));
+    for (name, method) in [
+        (
+            "neighbours",
+            SeriesMethod::Neighbours(NeighbourParams::default()),
+        ),
+        (
+            "autoencoder",
+            SeriesMethod::Autoencoder(AutoencoderParams::default()),
+        ),
+    ] {
+        let mut detector = SeriesDetector::new(SeriesParams {
+            probation: 750,
+            method,
+            ..SeriesParams::default()
+        });
+        // Past the probationary period, with a full history.
+        for &v in &series[..3000] {
+            detector.push(v);
+        }
+        let rest = &series[3000..];
+        let mut at = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut sum = 0.0f32;
+                for _ in 0..POINTS {
+                    sum += detector.push(rest[at % rest.len()]);
+                    at += 1;
+                }
+                black_box(sum)
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_series);
 criterion_main!(benches);
