@@ -56,5 +56,5 @@ pub use anomaly::{
 pub use error::DetectorError;
 pub use hark_dsp as dsp;
 pub use kws::{Classification, DetectorParams, Event, Pipeline};
-pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys};
+pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys, model_kind};
 pub use series::{AutoencoderParams, NeighbourParams, SeriesDetector, SeriesMethod, SeriesParams};

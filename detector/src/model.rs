@@ -445,6 +445,12 @@ pub(crate) fn parse_onnx(bytes: &[u8]) -> Result<InferenceModel, DetectorError> 
         .map_err(|e| DetectorError::Load(format!("{e:#}")))
 }
 
+/// The `hark.kind` of a model file's bytes (`kws`, `kws-stream` or `anomaly`), to pick its
+/// loader: [`KwsModel`] or [`AnomalyModel`](crate::AnomalyModel).
+pub fn model_kind(bytes: &[u8]) -> Result<String, DetectorError> {
+    metadata(&parse_onnx(bytes)?, keys::KIND)
+}
+
 /// A `hark.*` metadata entry of a parsed model.
 pub(crate) fn metadata(model: &InferenceModel, key: &'static str) -> Result<String, DetectorError> {
     model

@@ -56,8 +56,30 @@ export interface Stats {
   inference: InferenceStats | null;
 }
 
+/** An anomaly event, the shape of `hark score --json`: the first and last frame above the
+ * threshold (seconds from the start of listening) and the highest smoothed score. */
+export interface AnomalyEvent {
+  event: 'anomaly';
+  start: number;
+  end: number;
+  peak: number;
+}
+
+/** The frames an anomaly model scored since the last such event. */
+export interface AnomalyScoresEvent {
+  /** End of each frame, seconds from the start of listening. */
+  times: Float32Array;
+  /** Reconstruction error of the window ending with the frame. */
+  scores: Float32Array;
+  /** Moving average of the scores, compared with the threshold. */
+  smoothed: Float32Array;
+  threshold: number | null;
+}
+
 export interface SpotterOptions {
-  /** The ONNX model: a URL, or its bytes. Default: the bundled 12-class model. */
+  /** The ONNX model: a URL, or its bytes. Default: the bundled 12-class model. An anomaly
+   * model fitted to sound (`hark fit --preset audio|vibration`) makes a spotter of kind
+   * 'anomaly'. */
   model?: string | URL | ArrayBuffer | Uint8Array;
   /** Where hark_web_audio_bg.wasm is (default: beside hark.js). */
   wasmUrl?: string | URL;
@@ -91,6 +113,9 @@ export function createSpotter(options?: SpotterOptions): Promise<Spotter>;
 
 export class Spotter {
   private constructor();
+  /** 'kws', or 'anomaly' for an anomaly model (one label, 'anomaly'; its threshold is on the
+   * smoothed reconstruction error, any value >= 0). */
+  readonly kind: 'kws' | 'anomaly';
   readonly labels: string[];
   readonly nFeatures: number;
   readonly hopSeconds: number;
@@ -102,6 +127,8 @@ export class Spotter {
   on(type: 'scores', listener: (e: ScoresEvent) => void): () => void;
   on(type: 'features', listener: (e: FeaturesEvent) => void): () => void;
   on(type: 'stats', listener: (e: Stats) => void): () => void;
+  on(type: 'anomaly', listener: (e: AnomalyEvent) => void): () => void;
+  on(type: 'anomalyScores', listener: (e: AnomalyScoresEvent) => void): () => void;
   on(type: 'error', listener: (e: { message: string }) => void): () => void;
   setThreshold(label: string, value: number | null): void;
   /** Listens to the microphone (no source), a MediaStream, or an AudioNode of options.context. */

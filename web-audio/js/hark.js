@@ -51,7 +51,9 @@ export const MICROPHONE_CONSTRAINTS = Object.freeze({
 
 /**
  * Creates a spotter: loads the Wasm module and the model (bytes, a URL, or nothing for the
- * bundled 12-class Speech Commands model) in a Worker. Resolves once the model is ready.
+ * bundled 12-class Speech Commands model) in a Worker. Resolves once the model is ready. An
+ * anomaly model fitted to sound by `hark fit --preset audio|vibration` makes a spotter of
+ * kind 'anomaly', which scores every frame and reports anomaly events.
  */
 export async function createSpotter(options = {}) {
   const [module, model] = await Promise.all([compileModule(options.wasmUrl), modelBytes(options.model)]);
@@ -74,6 +76,7 @@ export class Spotter {
   constructor(worker, module, ready, options) {
     this._worker = worker;
     this._module = module;
+    this._kind = ready.kind;
     this._config = ready.config;
     this._labels = ready.labels;
     this._thresholds = Object.fromEntries(ready.labels.map((l, i) => [l, ready.thresholds[i]]));
@@ -86,6 +89,12 @@ export class Spotter {
     this._recording = null;
     worker.onmessage = (e) => this._fromWorker(e.data);
     worker.onerror = (e) => this._emit('error', { message: `worker: ${e.message ?? e}` });
+  }
+
+  /** 'kws' (a keyword model) or 'anomaly' (an autoencoder fitted by `hark fit`: one label,
+   * 'anomaly', whose threshold is on the smoothed reconstruction error). */
+  get kind() {
+    return this._kind;
   }
 
   /** Class labels, in score order. */
@@ -122,7 +131,10 @@ export class Spotter {
   /**
    * Subscribes to 'keyword' ({keyword, start, end, score}), 'scores' ({scores, labels}),
    * 'features' ({features: Float32Array, nFeatures}), 'stats' ({quanta, late, maxQuantumMs,
-   * droppedFrames, droppedSeconds, rejected, transport, inference}) or 'error' ({message}).
+   * underruns, droppedFrames, droppedSeconds, rejected, transport, inference}) or 'error'
+   * ({message}); with an anomaly model, 'anomaly' ({event: 'anomaly', start, end, peak}, as
+   * `hark score --json`) and 'anomalyScores' ({times, scores, smoothed, threshold}: every
+   * frame scored) instead of 'keyword', and 'scores' carries the latest smoothed score.
    * Returns a function that unsubscribes.
    */
   on(type, listener) {
@@ -138,7 +150,10 @@ export class Spotter {
   /** Sets a label's threshold in 0..1; null never reports it. */
   setThreshold(label, value) {
     if (!this._labels.includes(label)) throw new RangeError(`unknown label ${label}`);
-    if (value !== null && !(value >= 0 && value <= 1)) throw new RangeError(`threshold ${value} is outside 0..1`);
+    const top = this._kind === 'anomaly' ? Infinity : 1;
+    if (value !== null && !(value >= 0 && value <= top)) {
+      throw new RangeError(`threshold ${value} is outside 0..${top === 1 ? 1 : 'Infinity'}`);
+    }
     this._thresholds[label] = value;
     this._worker.postMessage({ type: 'threshold', label, value });
   }
@@ -285,10 +300,24 @@ export class Spotter {
     if (m.type === 'keyword') {
       const { type, ...event } = m;
       this._emit('keyword', event);
+    } else if (m.type === 'anomaly') {
+      const { type, ...event } = m;
+      this._emit('anomaly', event);
     } else if (m.type === 'frames') {
       if (this._session) this._session.lastRunMs = m.ms;
       this._emit('features', { features: m.features, nFeatures: this._nFeatures });
-      this._emit('scores', { scores: m.scores, labels: this._labels });
+      if (this._kind === 'anomaly') {
+        // [time, score, smoothed] per frame scored.
+        const n = m.scores.length / 3;
+        const pick = (k) => Float32Array.from({ length: n }, (_, i) => m.scores[3 * i + k]);
+        const frames = { times: pick(0), scores: pick(1), smoothed: pick(2), threshold: this._thresholds.anomaly };
+        if (n > 0) {
+          this._emit('anomalyScores', frames);
+          this._emit('scores', { scores: [frames.smoothed[n - 1]], labels: this._labels });
+        }
+      } else {
+        this._emit('scores', { scores: m.scores, labels: this._labels });
+      }
     } else if (m.type === 'finished') {
       const { type, ...inference } = m;
       if (this._session) this._session.inference = inference;

@@ -1,10 +1,13 @@
 // The model half of Hark in the browser, in a module Worker: the keyword pipeline after the
-// features (`Spotter`: model, smoothing, thresholds, refractory time) on the frames the
-// worklet computes, read from a SharedArrayBuffer ring or received on a MessagePort.
-import { initSync, Spotter } from './hark_web_audio.js';
+// features (`Spotter`: model, smoothing, thresholds, refractory time), or for an anomaly model
+// the anomaly scorer after the features (`Monitor`: window, autoencoder, error, smoothing,
+// threshold), on the frames the worklet computes, read from a SharedArrayBuffer ring or
+// received on a MessagePort.
+import { initSync, Monitor, Spotter, model_kind } from './hark_web_audio.js';
 import { FrameRing, H } from './ring.js';
 
-let spotter = null;
+let spotter = null; // a Spotter, or a Monitor for an anomaly model (the same calls)
+let kind = 'kws';
 let model; // the model's bytes (undefined: the bundled model), kept for a restart
 const thresholds = new Map();
 let ring = null;
@@ -13,6 +16,17 @@ let running = false;
 let frames = null; // scratch for frames read from the ring
 let framesSeen = 0;
 const runMs = []; // time of each push_features call (a ring read or a port batch), for stats
+
+/** A Spotter, or a Monitor for an anomaly model. */
+function create() {
+  return kind === 'anomaly' ? new Monitor(model) : new Spotter(model);
+}
+
+/** A threshold; null or undefined: never report (a keyword), never an event (anomaly). */
+function setThreshold(target, label, value) {
+  if (kind === 'anomaly') target.set_threshold(value ?? Infinity);
+  else target.set_threshold(label, value ?? undefined);
+}
 
 function post(msg, transfer) {
   self.postMessage(msg, transfer ?? []);
@@ -31,7 +45,7 @@ function handle(batch) {
   runMs.push(ms);
   if (runMs.length > 2048) runMs.splice(0, 1024);
   framesSeen += batch.length / spotter.n_features();
-  for (const e of events) post({ type: 'keyword', ...e });
+  for (const e of events) post(kind === 'anomaly' ? { type: 'anomaly', ...e } : { type: 'keyword', ...e });
   const copy = batch.slice();
   post({ type: 'frames', features: copy, scores: spotter.scores(), framesSeen, ms }, [copy.buffer]);
 }
@@ -64,7 +78,7 @@ function finish() {
     const n = ring.read(frames, ring.capacity);
     if (n > 0) handle(frames.subarray(0, n * width));
   }
-  for (const e of spotter.finish()) post({ type: 'keyword', ...e });
+  for (const e of spotter.finish()) post(kind === 'anomaly' ? { type: 'anomaly', ...e } : { type: 'keyword', ...e });
   const sorted = runMs.slice().sort((a, b) => a - b);
   const pick = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
   post({
@@ -83,24 +97,29 @@ self.onmessage = (e) => {
     if (msg.type === 'init') {
       initSync({ module: msg.module });
       model = msg.model ?? undefined;
-      spotter = new Spotter(model);
+      kind = model ? model_kind(model) : 'kws';
+      spotter = create();
+      const anomaly = kind === 'anomaly';
       post({
         type: 'ready',
+        kind: anomaly ? 'anomaly' : 'kws',
         config: spotter.feature_config(),
-        labels: spotter.labels(),
-        thresholds: Array.from(spotter.default_thresholds(), (t) => (Number.isNaN(t) ? null : t)),
+        labels: anomaly ? ['anomaly'] : spotter.labels(),
+        thresholds: anomaly
+          ? [spotter.threshold()]
+          : Array.from(spotter.default_thresholds(), (t) => (Number.isNaN(t) ? null : t)),
         nFeatures: spotter.n_features(),
         hopSeconds: spotter.hop_seconds(),
       });
     } else if (msg.type === 'threshold') {
-      spotter.set_threshold(msg.label, msg.value ?? undefined);
+      setThreshold(spotter, msg.label, msg.value);
       thresholds.set(msg.label, msg.value ?? undefined);
     } else if (msg.type === 'start') {
       if (framesSeen > 0) {
         // A new stream: times from zero, nothing carried over from the last one.
         spotter.free();
-        spotter = new Spotter(model);
-        for (const [label, value] of thresholds) spotter.set_threshold(label, value);
+        spotter = create();
+        for (const [label, value] of thresholds) setThreshold(spotter, label, value);
         framesSeen = 0;
         runMs.length = 0;
       }

@@ -2,7 +2,9 @@
 // Plays a WAV file into the demo page's microphone in a real headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core, the fake capture device fed from the file)
 // and prints the keyword events the page reports, one JSON line each, in the shape of
-// `hark detect --json`: {"keyword", "start", "end", "score"}.
+// `hark detect --json`: {"keyword", "start", "end", "score"}; with an anomaly model
+// (--model of one fitted by `hark fit --preset audio`), the anomaly events in the shape of
+// `hark score --json`: {"event": "anomaly", "start", "end", "peak"}.
 //
 //   node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port]
 //        [--model MODEL.onnx] [--save-input OUT.wav] [--chromium PATH]
@@ -22,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import { floatWav } from './wav.mjs';
 
 function usage(message) {
   if (message) console.error(`listen.mjs: ${message}`);
@@ -96,25 +99,6 @@ function padWav(bytes, pad) {
 
 const round = (x) => Math.round(x * 1000) / 1000;
 
-/** A mono 32-bit float WAV (WAVE_FORMAT_IEEE_FLOAT) of `samples`. */
-function floatWav(samples, rate) {
-  const out = Buffer.alloc(44 + samples.length * 4);
-  out.write('RIFF', 0, 'latin1');
-  out.writeUInt32LE(36 + samples.length * 4, 4);
-  out.write('WAVEfmt ', 8, 'latin1');
-  out.writeUInt32LE(16, 16);
-  out.writeUInt16LE(3, 20);
-  out.writeUInt16LE(1, 22);
-  out.writeUInt32LE(rate, 24);
-  out.writeUInt32LE(rate * 4, 28);
-  out.writeUInt16LE(4, 32);
-  out.writeUInt16LE(32, 34);
-  out.write('data', 36, 'latin1');
-  out.writeUInt32LE(samples.length * 4, 40);
-  Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(out, 44);
-  return out;
-}
-
 async function main() {
   const wav = await readFile(resolve(opts.file));
   const { seconds: duration, padded } = padWav(wav, 3);
@@ -175,6 +159,7 @@ async function main() {
     }
     const state = await page.evaluate(() => ({
       events: window.hark.events,
+      anomalies: window.hark.anomalies,
       errors: window.hark.errors,
       info: window.hark.info,
       isolated: window.crossOriginIsolated,
@@ -200,6 +185,10 @@ async function main() {
       // Events after the file's end come from the padding (or the loop): not the file's.
       if (e.start >= duration) continue;
       console.log(JSON.stringify({ keyword: e.keyword, start: round(e.start), end: round(e.end), score: round(e.score) }));
+    }
+    for (const e of state.anomalies) {
+      if (e.start >= duration) continue;
+      console.log(JSON.stringify({ event: 'anomaly', start: round(e.start), end: round(e.end), peak: round(e.peak) }));
     }
     Object.assign(report, {
       sampleRate: state.info?.sampleRate,

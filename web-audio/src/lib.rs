@@ -10,12 +10,19 @@
 //!   ring (`SharedArrayBuffer` when the page is cross-origin isolated, `MessagePort` messages
 //!   otherwise). The model runs off the audio thread: its cost per run (about 0.5 ms here, with
 //!   rare far longer outliers) is too close to a quantum's 2.67 ms budget at 48 kHz.
+//! - [`Monitor`] runs in the Worker instead of [`Spotter`] for an anomaly model fitted to
+//!   sound (`hark fit --preset audio` or `vibration`): the rest of
+//!   [`hark_detector::AnomalyScorer`] (window, autoencoder, error, smoothing, threshold) on the
+//!   same frames, scores and events out. [`model_kind`] tells which of the two a model needs.
 //! - [`Detector`] is the whole pipeline (samples in, events out) for files and benchmarks.
 //!
 //! The JavaScript API around them (`web-audio/js/hark.js`, typed by `hark.d.ts`) wires the
 //! worklet, the Worker and the microphone together; `web-audio/scripts/build.sh` builds it.
 
-use hark_detector::{DetectorParams, Event, KwsModel, Pipeline};
+use hark_detector::{
+    AnomalyEvent, AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyScorer, DetectorParams, Event,
+    KwsModel, Pipeline,
+};
 use hark_dsp::{FeatureConfig, Frontend, SampleRate};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -231,6 +238,118 @@ impl Spotter {
         events.clear();
         self.pipeline.finish_features(|e| events.push(e));
         events_to_js(events)
+    }
+}
+
+/// The `hark.kind` of a model's bytes: `kws`, `kws-stream` (a [`Spotter`]) or `anomaly` (a
+/// [`Monitor`]).
+#[wasm_bindgen]
+pub fn model_kind(model: &[u8]) -> Result<String, JsError> {
+    Ok(hark_detector::model_kind(model)?)
+}
+
+/// Anomaly events as plain JS objects `{event: "anomaly", start, end, peak}`, the shape of
+/// `hark score --json`.
+fn anomaly_events_to_js(events: &[AnomalyEvent]) -> Array {
+    let out = Array::new();
+    for e in events {
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"event".into(), &"anomaly".into());
+        let _ = Reflect::set(&o, &"start".into(), &e.start.into());
+        let _ = Reflect::set(&o, &"end".into(), &e.end.into());
+        let _ = Reflect::set(&o, &"peak".into(), &f64::from(e.peak).into());
+        out.push(&o);
+    }
+    out
+}
+
+/// The Worker half for an anomaly model: feature frames in, per-frame scores and anomaly
+/// events out.
+#[wasm_bindgen]
+pub struct Monitor {
+    scorer: AnomalyScorer,
+    config: FeatureConfig,
+    /// `[time, score, smoothed]` of each frame scored by the last call.
+    scores: Vec<f32>,
+    events: Vec<AnomalyEvent>,
+}
+
+#[wasm_bindgen]
+impl Monitor {
+    /// A monitor for an anomaly model's bytes; the model must score sound (features), not
+    /// raw values.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &[u8]) -> Result<Monitor, JsError> {
+        let model = AnomalyModel::from_bytes(model)?;
+        let AnomalyInput::Features(config) = model.input().clone() else {
+            return Err(JsError::new(
+                "this anomaly model scores values (hark fit --preset metric), not sound: \
+                 fit one with --preset audio or vibration",
+            ));
+        };
+        // A front end at the model's own rate: the frames come from a FeatureStream.
+        let scorer = AnomalyScorer::new(model, config.sample_rate)?;
+        Ok(Monitor {
+            scorer,
+            config,
+            scores: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// The model's feature config, in the text form [`FeatureStream::new`] takes.
+    pub fn feature_config(&self) -> String {
+        self.config.to_string()
+    }
+
+    /// Values per frame.
+    pub fn n_features(&self) -> usize {
+        self.config.n_features()
+    }
+
+    /// Seconds between frames.
+    pub fn hop_seconds(&self) -> f64 {
+        self.config.hop_length as f64 / f64::from(self.config.sample_rate.hz())
+    }
+
+    /// The threshold in use (the model's, calibrated by `hark fit`, until set).
+    pub fn threshold(&self) -> f32 {
+        self.scorer.threshold()
+    }
+
+    /// Replaces the threshold (>= 0; infinity: never an event).
+    pub fn set_threshold(&mut self, threshold: f32) -> Result<(), JsError> {
+        Ok(self.scorer.set_threshold(threshold)?)
+    }
+
+    /// Runs whole frames (`n_features` values each); returns the events they ended. The
+    /// frames' scores are then in [`scores`](Self::scores).
+    pub fn push_features(&mut self, frames: &[f32]) -> Result<Array, JsError> {
+        self.scores.clear();
+        self.events.clear();
+        let (scores, events) = (&mut self.scores, &mut self.events);
+        self.scorer.push_frames(frames, |o| match o {
+            AnomalyOutput::Score(s) => scores.extend([s.time as f32, s.score, s.smoothed]),
+            AnomalyOutput::Event(e) => events.push(e),
+        })?;
+        Ok(anomaly_events_to_js(&self.events))
+    }
+
+    /// `[time, score, smoothed]` for each frame scored by the last call, flattened.
+    pub fn scores(&self) -> Vec<f32> {
+        self.scores.clone()
+    }
+
+    /// Ends the stream; returns an event still open.
+    pub fn finish(&mut self) -> Result<Array, JsError> {
+        self.scores.clear();
+        self.events.clear();
+        let (scores, events) = (&mut self.scores, &mut self.events);
+        self.scorer.finish(|o| match o {
+            AnomalyOutput::Score(s) => scores.extend([s.time as f32, s.score, s.smoothed]),
+            AnomalyOutput::Event(e) => events.push(e),
+        })?;
+        Ok(anomaly_events_to_js(&self.events))
     }
 }
 

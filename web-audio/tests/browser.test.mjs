@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DATA, ROOT, listen, nativeDetect, readWav, wavBytes } from './common.mjs';
+import { execFileSync } from 'node:child_process';
+import { DATA, ROOT, harkBin, listen, machineBin, nativeDetect, nativeScore, readWav, wavBytes } from './common.mjs';
 
 const SAMPLE = join(ROOT, 'assets/sample.wav');
 const work = mkdtempSync(join(tmpdir(), 'hark-web-test-'));
@@ -155,4 +156,44 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
   const allowed = (n) => n + 1;
   assert.ok(d.missed.length <= allowed(spread.missed), `missed in the page: ${JSON.stringify(d.missed)}`);
   assert.ok(d.extra.length <= allowed(spread.extra), `only in the page: ${JSON.stringify(d.extra)}`);
+});
+
+test('anomaly mode: a model fitted by hark fit finds the faults of a machine heard by the page', () => {
+  // Synthetic machines at 48 kHz (hark_tests::machine): 60 s of normal running to fit on, and
+  // 30 s of another run with bearing impacts at 10-14 s and imbalance at 20-24 s.
+  const normal = join(work, 'machine-normal.wav');
+  const faulty = join(work, 'machine-faulty.wav');
+  const model = join(work, 'machine.onnx');
+  execFileSync(machineBin(), [normal, '48000', '60', '1']);
+  execFileSync(machineBin(), [faulty, '48000', '30', '2', 'bearing', '10', '14', 'imbalance', '20', '24']);
+  execFileSync(harkBin(), ['fit', '--normal', normal, '--preset', 'audio', '-o', model], { stdio: 'ignore' });
+
+  const heard = join(work, 'machine-heard.wav');
+  const { status, events, report } = listen(faulty, ['--model', model, '--save-input', heard]);
+  assert.equal(status, 0, JSON.stringify(report));
+  assertClean(report);
+  assert.ok(events.every((e) => e.event === 'anomaly'), JSON.stringify(events));
+
+  // 1. Exactly the events of native `hark score` on what the page heard.
+  const onHeard = nativeScore(heard, model);
+  assert.equal(events.length, onHeard.length, `page ${JSON.stringify(events)}\nnative ${JSON.stringify(onHeard)}`);
+  events.forEach((e, i) => {
+    const n = onHeard[i];
+    const same =
+      Math.abs(e.start - n.start) < 0.002 && Math.abs(e.end - n.end) < 0.002 && Math.abs(e.peak - n.peak) <= 1e-3 * n.peak;
+    assert.ok(same, `event ${i}: page ${JSON.stringify(e)}, native ${JSON.stringify(n)}`);
+  });
+
+  // 2. Both faults found, and nothing else while the machine runs normally. The page's times
+  // may be early by the part of the file it missed before listening (under 0.4 s), and the
+  // stream's first and last half second (the capture starting mid-waveform, the silence after
+  // the file) may give events of their own.
+  const found = (from, to) => events.some((e) => e.start < to && e.end > from - 0.5);
+  assert.ok(found(10, 14), `bearing impacts missed: ${JSON.stringify(events)}`);
+  assert.ok(found(20, 24), `imbalance missed: ${JSON.stringify(events)}`);
+  const stray = events.filter(
+    (e) => e.end > 0.5 && e.start < 29.5 && !(e.start < 14.5 && e.end > 9.5) && !(e.start < 24.5 && e.end > 19.5),
+  );
+  assert.deepEqual(stray, [], 'events while the machine ran normally');
+  assert.deepEqual(nativeScore(faulty, model).filter((e) => e.start < 9.5 || (e.start > 14.5 && e.start < 19.5)), []);
 });

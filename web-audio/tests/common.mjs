@@ -36,25 +36,7 @@ export function readWav(path) {
 }
 
 /** A 16-bit mono WAV of `samples` (floats in -1..1). */
-export function wavBytes(samples, rate) {
-  const b = Buffer.alloc(44 + samples.length * 2);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + samples.length * 2, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(samples.length * 2, 40);
-  for (let i = 0; i < samples.length; i++) {
-    b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768))), 44 + 2 * i);
-  }
-  return b;
-}
+export { pcm16Wav as wavBytes } from '../scripts/wav.mjs';
 
 /** The native CLI (built by `cargo test` / `cargo build`; HARK_BIN overrides). */
 export function harkBin() {
@@ -63,6 +45,27 @@ export function harkBin() {
   }
   execFileSync('cargo', ['build', '-q', '-p', 'hark-cli', '--locked'], { cwd: ROOT, stdio: 'inherit' });
   return join(ROOT, 'target/debug/hark');
+}
+
+/** The synthetic machine recorder (`cargo run -p hark-tests --example machine`, built by
+ * `cargo test`): writes OUT.wav RATE SECONDS SEED [FAULT START END]... */
+export function machineBin() {
+  const built = join(ROOT, 'target/debug/examples/machine');
+  if (!existsSync(built)) {
+    execFileSync('cargo', ['build', '-q', '-p', 'hark-tests', '--example', 'machine', '--locked'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+  }
+  return built;
+}
+
+/** `hark score --json --events-only FILE --model M` as event objects. */
+export function nativeScore(file, model) {
+  const out = execFileSync(harkBin(), ['score', file, '--model', model, '--json', '--events-only'], {
+    encoding: 'utf8',
+  });
+  return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /** `hark detect --json FILE [extra...]` as event objects. */

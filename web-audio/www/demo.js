@@ -1,5 +1,7 @@
 // The demo page: starts a spotter on the microphone, draws the log-mel spectrogram, the
-// per-class scores and the keyword events. `?autostart=1` starts without a click (tests);
+// per-class scores and the keyword events; with an anomaly model (`?model=URL` of one fitted by
+// `hark fit --preset audio`), the live anomaly score against its threshold and the anomaly
+// events. `?autostart=1` starts without a click (tests);
 // `?transport=port|sab` picks how the worklet hands frames to the Worker; `?model=URL` loads
 // another model than the bundled one; `?record=S` keeps up to S seconds of what the worklet
 // heard (window.hark.recording after stop, for scripts/listen.mjs --save-input).
@@ -10,7 +12,10 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const canvas = $('spectrogram');
 const ctx = canvas.getContext('2d');
-const state = { events: [], stats: null, errors: [], ready: false, started: false, info: null };
+const state = { events: [], anomalies: [], stats: null, errors: [], ready: false, started: false, info: null };
+// The spectrogram's colour range follows the values (natural-log energies for the keyword
+// model, dB for the machine front end).
+const range = { lo: Infinity, hi: -Infinity };
 window.hark = state;
 
 let spotter;
@@ -23,10 +28,14 @@ function drawFrames(features, n) {
   const w = canvas.width;
   ctx.drawImage(canvas, -frames, 0);
   const image = ctx.createImageData(frames, n);
+  for (const x of features) {
+    if (x < range.lo) range.lo = x;
+    if (x > range.hi) range.hi = x;
+  }
+  const span = Math.max(1e-6, range.hi - range.lo);
   for (let f = 0; f < frames; f++) {
     for (let b = 0; b < n; b++) {
-      // log-mel values are natural-log energies; map about -12..4 to dark..bright
-      const v = Math.max(0, Math.min(1, (features[f * n + b] + 12) / 16));
+      const v = Math.max(0, Math.min(1, (features[f * n + b] - range.lo) / span));
       const at = ((n - 1 - b) * frames + f) * 4;
       image.data[at] = 255 * Math.min(1, v * 1.6);
       image.data[at + 1] = 255 * Math.max(0, v * 1.6 - 0.6);
@@ -35,6 +44,25 @@ function drawFrames(features, n) {
     }
   }
   ctx.putImageData(image, w - frames, 0);
+}
+
+/** The anomaly plot: the smoothed score, one pixel per frame, the threshold at mid height. */
+function drawAnomaly({ smoothed, threshold }) {
+  const plot = $('anomaly');
+  const g = plot.getContext('2d');
+  const { width: w, height: h } = plot;
+  const n = smoothed.length;
+  g.drawImage(plot, -n, 0);
+  g.fillStyle = '#000';
+  g.fillRect(w - n, 0, n, h);
+  const top = 2 * (threshold ?? 1);
+  g.fillStyle = '#c33';
+  g.fillRect(w - n, h / 2, n, 1);
+  for (let i = 0; i < n; i++) {
+    const y = h - Math.min(1, smoothed[i] / top) * h;
+    g.fillStyle = smoothed[i] >= (threshold ?? Infinity) ? '#f84' : '#3b7dd8';
+    g.fillRect(w - n + i, y, 1, h - y);
+  }
 }
 
 function setupBars() {
@@ -50,7 +78,7 @@ function setupBars() {
     const t = spotter.thresholds[label];
     if (t !== null) {
       const mark = document.createElement('i');
-      mark.style.left = `${t * 100}%`;
+      mark.style.left = spotter.kind === 'anomaly' ? '50%' : `${t * 100}%`;
       bar.append(mark);
     }
     const value = document.createElement('span');
@@ -70,6 +98,12 @@ async function start() {
       subscribe();
     }
     state.ready = true;
+    state.kind = spotter.kind;
+    if (spotter.kind === 'anomaly') {
+      $('anomaly').hidden = false;
+      $('threshold-box').hidden = true;
+      $('events-title').textContent = 'Anomalies';
+    }
     setupBars();
     state.info = await spotter.start(null, { record: Number(params.get('record') ?? 0) });
     state.started = true;
@@ -84,10 +118,19 @@ async function start() {
 function subscribe() {
     spotter.on('features', ({ features, nFeatures }) => drawFrames(features, nFeatures));
     spotter.on('scores', ({ scores }) => {
+      // Anomaly scores are errors, not probabilities: the threshold is at half the bar.
+      const full = spotter.kind === 'anomaly' ? 2 * (spotter.thresholds.anomaly ?? 1) : 1;
       scores.forEach((s, i) => {
-        bars[i].fill.style.width = `${(s * 100).toFixed(1)}%`;
+        bars[i].fill.style.width = `${Math.min(100, (s / full) * 100).toFixed(1)}%`;
         bars[i].value.textContent = s.toFixed(2);
       });
+    });
+    spotter.on('anomalyScores', drawAnomaly);
+    spotter.on('anomaly', (e) => {
+      state.anomalies.push(e);
+      const line = document.createElement('div');
+      line.textContent = `${e.start.toFixed(2)}-${e.end.toFixed(2)} s  anomaly  peak ${e.peak.toFixed(2)}`;
+      $('events').prepend(line);
     });
     spotter.on('keyword', (e) => {
       state.events.push(e);

@@ -1,0 +1,38 @@
+// Mono WAV files for the scripts and tests: the canonical 44-byte header, 16-bit PCM or 32-bit
+// float samples.
+
+/** A mono WAV buffer for `frames` samples of `bits` bits in format `tag` (1: PCM, 3: float),
+ * the header written and the samples left to the caller from byte 44. */
+function wavBuffer(frames, rate, tag, bits) {
+  const bytes = bits / 8;
+  const out = Buffer.alloc(44 + frames * bytes);
+  out.write('RIFF', 0, 'latin1');
+  out.writeUInt32LE(36 + frames * bytes, 4);
+  out.write('WAVEfmt ', 8, 'latin1');
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(tag, 20);
+  out.writeUInt16LE(1, 22);
+  out.writeUInt32LE(rate, 24);
+  out.writeUInt32LE(rate * bytes, 28);
+  out.writeUInt16LE(bytes, 32);
+  out.writeUInt16LE(bits, 34);
+  out.write('data', 36, 'latin1');
+  out.writeUInt32LE(frames * bytes, 40);
+  return out;
+}
+
+/** A 16-bit PCM mono WAV of `samples` (floats in -1..1, clipped). */
+export function pcm16Wav(samples, rate) {
+  const out = wavBuffer(samples.length, rate, 1, 16);
+  for (let i = 0; i < samples.length; i++) {
+    out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768))), 44 + 2 * i);
+  }
+  return out;
+}
+
+/** A 32-bit float (WAVE_FORMAT_IEEE_FLOAT) mono WAV of `samples`, bit for bit. */
+export function floatWav(samples, rate) {
+  const out = wavBuffer(samples.length, rate, 3, 32);
+  Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(out, 44);
+  return out;
+}
