@@ -130,6 +130,7 @@ export class Spotter {
   on(type: 'anomaly', listener: (e: AnomalyEvent) => void): () => void;
   on(type: 'anomalyScores', listener: (e: AnomalyScoresEvent) => void): () => void;
   on(type: 'error', listener: (e: { message: string }) => void): () => void;
+  /** 0..1 for a keyword model, >= 0 for an anomaly model (label "anomaly"); null: never. */
   setThreshold(label: string, value: number | null): void;
   /** Listens to the microphone (no source), a MediaStream, or an AudioNode of options.context. */
   start(source?: MediaStream | AudioNode | null, options?: StartOptions): Promise<{ sampleRate: number; transport: 'sab' | 'port' }>;

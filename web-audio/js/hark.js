@@ -147,7 +147,8 @@ export class Spotter {
     for (const l of this._listeners.get(type) ?? []) l(value);
   }
 
-  /** Sets a label's threshold in 0..1; null never reports it. */
+  /** Sets a label's threshold: in 0..1 for a keyword model, any value >= 0 for an anomaly
+   * model (label 'anomaly', on the smoothed score); null never reports it. */
   setThreshold(label, value) {
     if (!this._labels.includes(label)) throw new RangeError(`unknown label ${label}`);
     const top = this._kind === 'anomaly' ? Infinity : 1;
@@ -227,12 +228,12 @@ export class Spotter {
     });
     worklet.port.onmessage = (e) => {
       const m = e.data;
-      if (m.type === 'ready') workletReady(true);
-      else if (m.type === 'error') {
+      if (m.type === 'ready') {
+        workletReady(true);
+      } else if (m.type === 'error') {
         workletReady(false);
         this._emit('error', { message: m.message });
-      }
-      else if (m.type === 'stats') {
+      } else if (m.type === 'stats') {
         session.counters = m;
         this._emitStats();
       } else if (m.type === 'stopped') {
