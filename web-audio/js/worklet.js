@@ -60,6 +60,11 @@ class HarkFeatures extends AudioWorkletProcessor {
   stop() {
     if (!this.running) return;
     this.running = false;
+    // The resampler's tail: the last milliseconds heard, as native hark flushes at the end
+    // of a file (so that the page and hark on what the page heard end alike).
+    if (this.input.buffer !== this.memory.buffer || this.input.byteLength === 0) this.views();
+    const tail = this.stream.finish();
+    if (tail > 0) this.deliver(tail);
     if (this.workerPort && this.batched > 0) {
       this.workerPort.postMessage(this.batch.slice(0, this.batched * this.width));
       this.batched = 0;

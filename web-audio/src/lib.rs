@@ -142,6 +142,24 @@ impl FeatureStream {
         Ok(count)
     }
 
+    /// Ends the stream: flushes the resampler's tail (the last few milliseconds of input,
+    /// still in its filter) through the extractor, as native `hark` does at the end of a
+    /// file; returns how many frames that completed, now at [`output_ptr`](Self::output_ptr).
+    /// The state is then reset for a new stream.
+    pub fn finish(&mut self) -> usize {
+        let (output, width, max) = (&mut self.output, self.n_features, self.max_frames);
+        let mut count = 0;
+        self.frontend.finish(|frame| {
+            // The tail is less than one resampler chunk plus its delay: within the bound
+            // `new` sized for a block.
+            if count < max {
+                output[count * width..(count + 1) * width].copy_from_slice(frame);
+                count += 1;
+            }
+        });
+        count
+    }
+
     /// Forgets all state (a new stream).
     pub fn reset(&mut self) {
         self.frontend.reset();

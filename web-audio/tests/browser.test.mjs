@@ -6,7 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { DATA, ROOT, harkBin, listen, machineBin, nativeDetect, nativeScore, readWav, wavBytes } from './common.mjs';
+import {
+  DATA,
+  ROOT,
+  discontinuities,
+  harkBin,
+  listen,
+  machineBin,
+  nativeDetect,
+  nativeScore,
+  readWav,
+  wavBytes,
+} from './common.mjs';
 
 const SAMPLE = join(ROOT, 'assets/sample.wav');
 const work = mkdtempSync(join(tmpdir(), 'hark-web-test-'));
@@ -159,17 +170,22 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
 });
 
 test('anomaly mode: a model fitted by hark fit finds the faults of a machine heard by the page', () => {
-  // Synthetic machines at 48 kHz (hark_tests::machine): 60 s of normal running to fit on, and
-  // 30 s of another run with bearing impacts at 10-14 s and imbalance at 20-24 s.
+  // Synthetic machines (hark_tests::machine): 60 s of normal running at 48 kHz to fit on, and
+  // 30 s of another run with bearing impacts at 10-14 s and imbalance at 20-24 s, played at the
+  // page's own rate, so that what the page heard can be compared sample by sample with the file.
   const normal = join(work, 'machine-normal.wav');
   const faulty = join(work, 'machine-faulty.wav');
   const model = join(work, 'machine.onnx');
-  execFileSync(machineBin(), [normal, '48000', '60', '1']);
-  execFileSync(machineBin(), [faulty, '48000', '30', '2', 'bearing', '10', '14', 'imbalance', '20', '24']);
-  execFileSync(harkBin(), ['fit', '--normal', normal, '--preset', 'audio', '-o', model], { stdio: 'ignore' });
-
   const heard = join(work, 'machine-heard.wav');
-  const { status, events, report } = listen(faulty, ['--model', model, '--save-input', heard]);
+  execFileSync(machineBin(), [normal, '48000', '60', '1']);
+  execFileSync(harkBin(), ['fit', '--normal', normal, '--preset', 'audio', '-o', model], { stdio: 'ignore' });
+  const play = (rate) => {
+    execFileSync(machineBin(), [faulty, String(rate), '30', '2', 'bearing', '10', '14', 'imbalance', '20', '24']);
+    return listen(faulty, ['--model', model, '--save-input', heard]);
+  };
+  let run = play(44100);
+  if (run.report.sampleRate && run.report.sampleRate !== 44100) run = play(run.report.sampleRate);
+  const { status, events, report } = run;
   assert.equal(status, 0, JSON.stringify(report));
   assertClean(report);
   assert.ok(events.every((e) => e.event === 'anomaly'), JSON.stringify(events));
@@ -187,13 +203,23 @@ test('anomaly mode: a model fitted by hark fit finds the faults of a machine hea
   // 2. Both faults found, and nothing else while the machine runs normally. The page's times
   // may be early by the part of the file it missed before listening (under 0.4 s), and the
   // stream's first and last half second (the capture starting mid-waveform, the silence after
-  // the file) may give events of their own.
+  // the file) may give events of their own. So may a place where the capture skipped or
+  // repeated audio (Chromium's fake microphone on a busy machine): such a jump is an anomaly
+  // for the model too, and is found by comparing what the page heard with the file.
+  const jumps = discontinuities(readWav(heard), readWav(faulty));
+  console.log(`capture: ${jumps.length} blocks not continuous with the file ${JSON.stringify(jumps.map((t) => +t.toFixed(3)))}`);
   const found = (from, to) => events.some((e) => e.start < to && e.end > from - 0.5);
   assert.ok(found(10, 14), `bearing impacts missed: ${JSON.stringify(events)}`);
   assert.ok(found(20, 24), `imbalance missed: ${JSON.stringify(events)}`);
   const stray = events.filter(
-    (e) => e.end > 0.5 && e.start < 29.5 && !(e.start < 14.5 && e.end > 9.5) && !(e.start < 24.5 && e.end > 19.5),
+    (e) =>
+      e.end > 0.5 &&
+      e.start < 29.5 &&
+      !(e.start < 14.5 && e.end > 9.5) &&
+      !(e.start < 24.5 && e.end > 19.5) &&
+      !jumps.some((t) => e.start < t + 0.75 && e.end > t - 0.25),
   );
   assert.deepEqual(stray, [], 'events while the machine ran normally');
-  assert.deepEqual(nativeScore(faulty, model).filter((e) => e.start < 9.5 || (e.start > 14.5 && e.start < 19.5)), []);
+  const normalRunning = (e) => e.start < 9.5 || (e.start > 14.5 && e.start < 19.5) || e.start > 24.5;
+  assert.deepEqual(nativeScore(faulty, model).filter(normalRunning), []);
 });

@@ -9,7 +9,7 @@ export const ROOT = resolve(WEB, '..');
 export const DIST = join(WEB, 'dist');
 export const DATA = resolve(process.env.HARK_DATA ?? join(ROOT, '../shared/data'));
 
-/** Mono f32 samples and rate of a 16-bit PCM WAV. */
+/** Mono f32 samples and rate of a 16-bit PCM or 32-bit float WAV (channels averaged). */
 export function readWav(path) {
   const b = readFileSync(path);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -18,21 +18,84 @@ export function readWav(path) {
   while (at + 8 <= b.length) {
     const id = b.toString('latin1', at, at + 4);
     const size = v.getUint32(at + 4, true);
-    if (id === 'fmt ') fmt = { channels: v.getUint16(at + 10, true), rate: v.getUint32(at + 12, true), bits: v.getUint16(at + 22, true) };
+    if (id === 'fmt ') {
+      fmt = { tag: v.getUint16(at + 8, true), channels: v.getUint16(at + 10, true), rate: v.getUint32(at + 12, true), bits: v.getUint16(at + 22, true) };
+    }
     if (id === 'data') {
-      if (fmt.bits !== 16) throw new Error(`${path}: ${fmt.bits}-bit WAV`);
-      const frames = Math.floor(size / (2 * fmt.channels));
+      const float = fmt.tag === 3 && fmt.bits === 32;
+      if (!float && fmt.bits !== 16) throw new Error(`${path}: ${fmt.bits}-bit WAV`);
+      const width = fmt.bits / 8;
+      const frames = Math.floor(size / (width * fmt.channels));
       const out = new Float32Array(frames);
       for (let i = 0; i < frames; i++) {
         let s = 0;
-        for (let c = 0; c < fmt.channels; c++) s += v.getInt16(at + 8 + 2 * (i * fmt.channels + c), true);
-        out[i] = s / fmt.channels / 32768;
+        for (let c = 0; c < fmt.channels; c++) {
+          const p = at + 8 + width * (i * fmt.channels + c);
+          s += float ? v.getFloat32(p, true) : v.getInt16(p, true) / 32768;
+        }
+        out[i] = s / fmt.channels;
       }
       return { rate: fmt.rate, samples: out };
     }
     at += 8 + size + (size % 2);
   }
   throw new Error(`${path}: no data chunk`);
+}
+
+/**
+ * Where what the page heard is not a continuous copy of the file it was played: the times (in
+ * seconds of the heard stream) of each block of `block` samples that does not match the file at
+ * the offset the previous blocks had (normalised correlation below 0.999), after which the
+ * offset is found again. A capture that skipped or repeated audio on a busy machine shows here.
+ * Both must be at the same rate (no resampling on the way); the heard stream's silent start and
+ * its tail past the end of the file are not judged.
+ */
+export function discontinuities(heard, file, block = 1024) {
+  if (heard.rate !== file.rate) throw new Error(`heard at ${heard.rate} Hz, file at ${file.rate} Hz`);
+  const h = heard.samples;
+  const f = file.samples;
+  const ncc = (i, off) => {
+    let hf = 0;
+    let hh = 0;
+    let ff = 0;
+    for (let k = i; k < i + block; k++) {
+      const a = h[k];
+      const b = f[k + off];
+      hf += a * b;
+      hh += a * a;
+      ff += b * b;
+    }
+    return hh > 0 && ff > 0 ? hf / Math.sqrt(hh * ff) : 0;
+  };
+  // The offset (file index minus heard index) that best explains the block at i, searched
+  // over `span` samples either side of `around`.
+  const find = (i, around, span) => {
+    let best = { off: null, c: 0.999 };
+    for (let off = Math.max(around - span, -i); off <= around + span && i + off + block <= f.length; off++) {
+      const c = ncc(i, off);
+      if (c > best.c) best = { off, c };
+    }
+    return best.off;
+  };
+  const rate = heard.rate;
+  // The first block that matches the file somewhere in its first second: the capture's first
+  // buffers may themselves be out of sequence.
+  const first = h.findIndex((x) => x !== 0);
+  if (first < 0) throw new Error('the page heard only silence');
+  let i = first;
+  let off = find(i, 0, rate);
+  while (off === null && i < first + rate && i + 2 * block <= h.length) {
+    i += block;
+    off = find(i, 0, rate);
+  }
+  if (off === null) throw new Error('what the page heard is not the file');
+  const times = i > first ? [first / rate] : [];
+  for (; i + block <= h.length && i + off + block <= f.length; i += block) {
+    if (ncc(i, off) >= 0.999) continue;
+    times.push(i / rate);
+    off = find(i, off, rate / 2) ?? off;
+  }
+  return times;
 }
 
 /** A 16-bit mono WAV of `samples` (floats in -1..1). */
