@@ -75,13 +75,24 @@ test('a model loaded by URL: the streaming model finds the sample\'s keywords', 
   assert.deepEqual(native.map((e) => e.keyword), ['yes', 'no', 'left', 'right', 'stop', 'go']);
 });
 
-test('a model that is not one is a clear error in the page', () => {
+test('a file that is no model, or a model not for sound, is a clear error in the page', () => {
   const bad = join(work, 'bad.onnx');
   writeFileSync(bad, 'this is not an ONNX file');
-  const { status, events, report } = listen(SAMPLE, ['--model', bad, '--seconds', '1']);
-  assert.equal(status, 1);
-  assert.deepEqual(events, []);
-  assert.ok(report.errors.some((e) => /cannot load the ONNX model/.test(e)), JSON.stringify(report.errors));
+  // An anomaly model for a series of values (a sensor's CSV rows), which has no front end.
+  const csv = join(work, 'metric.csv');
+  const metric = join(work, 'metric.onnx');
+  const rows = Array.from({ length: 3000 }, (_, i) => `${i},${(Math.sin(i / 10) + 0.05 * Math.sin(i / 3.7)).toFixed(4)}`);
+  writeFileSync(csv, `timestamp,value\n${rows.join('\n')}\n`);
+  execFileSync(harkBin(), ['fit', '--normal', csv, '--preset', 'metric', '-o', metric], { stdio: 'ignore' });
+  for (const [model, message] of [
+    [bad, /cannot load the ONNX model/],
+    [metric, /scores values \(hark fit --preset metric\), not sound: fit one with --preset audio or vibration/],
+  ]) {
+    const { status, events, report } = listen(SAMPLE, ['--model', model, '--seconds', '1']);
+    assert.equal(status, 1);
+    assert.deepEqual(events, []);
+    assert.ok(report.errors.some((e) => message.test(e)), JSON.stringify(report.errors));
+  }
 });
 
 test('held-out speakers: the page reports the keywords hark detect reports on the same file', () => {

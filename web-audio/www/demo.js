@@ -99,10 +99,13 @@ async function start() {
     }
     state.ready = true;
     state.kind = spotter.kind;
-    if (spotter.kind === 'anomaly') {
+    if (spotter.kind === 'anomaly' && state.fitted === undefined) {
       $('anomaly').hidden = false;
-      $('threshold-box').hidden = true;
       $('events-title').textContent = 'Anomalies';
+      // The slider scales the threshold the model was fitted with (on normal running).
+      state.fitted = spotter.thresholds.anomaly;
+      Object.assign($('threshold'), { min: '0.5', max: '4', step: '0.1', value: '1' });
+      showThreshold(1);
     }
     setupBars();
     state.info = await spotter.start(null, { record: Number(params.get('record') ?? 0) });
@@ -164,11 +167,18 @@ window.harkStop = stop;
 
 $('start').onclick = start;
 $('stop').onclick = stop;
+/** The slider's reading: a keyword model's threshold, or a multiple of the anomaly model's. */
+function showThreshold(value) {
+  $('tv').textContent =
+    state.kind === 'anomaly' ? `${value.toFixed(1)}x fitted = ${(value * state.fitted).toFixed(3)}` : value.toFixed(2);
+}
+
 $('threshold').oninput = (e) => {
   const t = Number(e.target.value);
-  $('tv').textContent = t.toFixed(2);
+  showThreshold(t);
   if (!spotter) return;
-  for (const label of spotter.labels) if (!label.startsWith('_')) spotter.setThreshold(label, t);
+  if (spotter.kind === 'anomaly') spotter.setThreshold('anomaly', t * state.fitted);
+  else for (const label of spotter.labels) if (!label.startsWith('_')) spotter.setThreshold(label, t);
   setupBars();
 };
 if (params.get('autostart') === '1') start();
