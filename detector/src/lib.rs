@@ -57,4 +57,7 @@ pub use error::DetectorError;
 pub use hark_dsp as dsp;
 pub use kws::{Classification, DetectorParams, Event, Pipeline};
 pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys, model_kind};
-pub use series::{AutoencoderParams, NeighbourParams, SeriesDetector, SeriesMethod, SeriesParams};
+pub use series::{
+    AutoencoderParams, NeighbourParams, SPATIAL_TOLERANCE, SeriesDetector, SeriesMethod,
+    SeriesParams,
+};

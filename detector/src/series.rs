@@ -18,8 +18,11 @@
 //!   recent history, as a normal tail probability (of the logarithm of the errors, which are
 //!   heavy-tailed), on a log scale.
 //!
-//! With either, a burst of high scores is reported once: a score counts only while it is the
-//! highest of the last `refractory` points.
+//! With either, a value beyond the range of every value seen before it (widened by a
+//! tolerance, 5 % of the range by default) scores 1: a level the series has never reached is
+//! anomalous whatever its shape (the "spatial anomaly" of Numenta's HTM detector). A burst of
+//! high scores is reported once: a score counts only while it is the highest of the last
+//! `refractory` points.
 
 use std::collections::VecDeque;
 
@@ -30,6 +33,9 @@ use crate::autoencoder::{Adam, Mlp, TrainParams, train};
 
 /// `-log10(1/2)`: a tail probability of one half (an ordinary value) scores 0.
 const LOG_HALF: f64 = std::f64::consts::LOG10_2;
+
+/// The default [`SeriesParams::spatial_tolerance`]: Numenta's HTM detector's.
+pub const SPATIAL_TOLERANCE: f32 = 0.05;
 
 /// Raw scores needed before a [`Neighbours`](SeriesMethod::Neighbours) rank means anything.
 const MIN_CALIBRATION: usize = 50;
@@ -44,6 +50,10 @@ pub struct SeriesParams {
     pub refractory: usize,
     /// How a point is scored.
     pub method: SeriesMethod,
+    /// A value beyond the range of all the values seen before it by more than this share of
+    /// the range scores 1 whatever the method says (a "spatial" anomaly, as Numenta's HTM
+    /// detector has it, with its tolerance of 0.05); None: the method alone.
+    pub spatial_tolerance: Option<f32>,
 }
 
 /// How a [`SeriesDetector`] scores a point (see the module documentation).
@@ -131,6 +141,7 @@ impl Default for SeriesParams {
             probation: 750,
             refractory: 100,
             method: SeriesMethod::Neighbours(NeighbourParams::default()),
+            spatial_tolerance: Some(SPATIAL_TOLERANCE),
         }
     }
 }
@@ -143,6 +154,10 @@ pub struct SeriesDetector {
     scorer: Scorer,
     /// The last `refractory` scores, for one report per burst.
     reported: VecDeque<f32>,
+    spatial_tolerance: Option<f32>,
+    /// The range of the values seen so far (min > max before the first).
+    min: f32,
+    max: f32,
 }
 
 enum Scorer {
@@ -181,6 +196,9 @@ impl SeriesDetector {
             seen: 0,
             scorer,
             reported: VecDeque::with_capacity(params.refractory + 1),
+            spatial_tolerance: params.spatial_tolerance,
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
         }
     }
 
@@ -201,10 +219,29 @@ impl SeriesDetector {
             Scorer::Neighbours(n) => n.push(value),
             Scorer::Autoencoder(a) => a.push(value),
         };
-        match score {
-            Some(score) if !in_probation => self.report(score),
-            _ => 0.0,
+        let outside = self.outside_range(value);
+        match (score, outside) {
+            _ if in_probation => 0.0,
+            (_, true) => self.report(1.0),
+            (Some(score), false) => self.report(score),
+            (None, false) => 0.0,
         }
+    }
+
+    /// Whether `value` lies beyond the range of the values seen before it, widened by the
+    /// spatial tolerance on each side; the range then takes it in.
+    fn outside_range(&mut self, value: f32) -> bool {
+        let (min, max) = (self.min, self.max);
+        self.min = min.min(value);
+        self.max = max.max(value);
+        let Some(tolerance) = self.spatial_tolerance else {
+            return false;
+        };
+        if min > max {
+            return false; // the first value
+        }
+        let margin = tolerance * (max - min);
+        value > max + margin || value < min - margin
     }
 
     /// One report per burst: a score counts only while it is the highest of the last
@@ -524,6 +561,44 @@ mod tests {
         // Nothing in the normal running is ranked above every recent raw score.
         assert!(scores[1516..2400].iter().all(|&s| s < 1.0));
         assert_eq!(scores[1500..1516].iter().copied().fold(0.0, f32::max), 1.0);
+    }
+
+    #[test]
+    fn a_value_beyond_the_range_seen_scores_1() {
+        // Soon after a probation of a little more than a period, while the neighbours have
+        // too little history to rank anything, a value 10 % of the range above any seen
+        // before: only the range check can score it.
+        let value = |i: usize| match i {
+            40 => 1.2,
+            _ => (i as f32 * std::f32::consts::TAU / 25.0).sin(),
+        };
+        let run = |spatial_tolerance| {
+            let mut d = SeriesDetector::new(SeriesParams {
+                probation: 30,
+                spatial_tolerance,
+                ..SeriesParams::default()
+            });
+            (0..60).map(|i| d.push(value(i))).collect::<Vec<f32>>()
+        };
+        let (alone, spatial) = (run(None), run(Some(0.05)));
+        assert_eq!(alone[40], 0.0);
+        assert_eq!(spatial[40], 1.0);
+        // Within the range (widened by the tolerance), the method alone decides.
+        assert!(
+            spatial
+                .iter()
+                .enumerate()
+                .all(|(i, &s)| i == 40 || s == alone[i])
+        );
+        // A value within the tolerance is not beyond the range.
+        let mut d = SeriesDetector::new(SeriesParams {
+            probation: 2,
+            ..SeriesParams::default()
+        });
+        for v in [0.0, 1.0, 0.5, 1.04, -0.04, 1.0] {
+            assert_eq!(d.push(v), 0.0);
+        }
+        assert_eq!(d.push(1.2), 1.0);
     }
 
     #[test]

@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use hark_detector::{
-    AutoencoderParams, NeighbourParams, SeriesDetector, SeriesMethod, SeriesParams,
+    AutoencoderParams, NeighbourParams, SPATIAL_TOLERANCE, SeriesDetector, SeriesMethod,
+    SeriesParams,
 };
 use serde_json::json;
 
@@ -50,6 +51,13 @@ pub struct NabArgs {
     /// Points a reported score must top to be reported again.
     #[arg(long, default_value_t = SeriesParams::default().refractory)]
     refractory: usize,
+    /// A value beyond the range of those seen before it by more than this share of the
+    /// range scores 1 whatever the method says.
+    #[arg(long, default_value_t = SPATIAL_TOLERANCE, conflicts_with = "no_spatial")]
+    spatial_tolerance: f32,
+    /// The method alone, no range check.
+    #[arg(long)]
+    no_spatial: bool,
     /// neighbours: nearest windows averaged.
     #[arg(long, default_value_t = NeighbourParams::default().k)]
     k: usize,
@@ -106,6 +114,7 @@ impl NabArgs {
         SeriesParams {
             refractory: self.refractory,
             method,
+            spatial_tolerance: (!self.no_spatial).then_some(self.spatial_tolerance),
             ..SeriesParams::for_length(len)
         }
     }
