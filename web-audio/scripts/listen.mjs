@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
-import { floatWav } from './wav.mjs';
+import { floatWav, wavLayout } from './wav.mjs';
 
 function usage(message) {
   if (message) console.error(`listen.mjs: ${message}`);
@@ -63,38 +63,17 @@ if (opts.seconds !== null && !(opts.seconds > 0)) usage('--seconds must be posit
 /** The WAV's duration and its bytes with `pad` seconds of silence appended (Chromium loops
  * the file: the silence keeps the loop's restart out of the listening time). */
 function padWav(bytes, pad) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
-  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error('not a RIFF/WAVE file');
-  let at = 12;
-  let fmt = null;
-  while (at + 8 <= bytes.length) {
-    const id = tag(at);
-    const size = view.getUint32(at + 4, true);
-    if (id === 'fmt ') {
-      fmt = {
-        channels: view.getUint16(at + 10, true),
-        rate: view.getUint32(at + 12, true),
-        blockAlign: view.getUint16(at + 20, true),
-        bits: view.getUint16(at + 22, true),
-      };
-    } else if (id === 'data') {
-      if (!fmt) throw new Error('data chunk before fmt chunk');
-      const dataSize = Math.min(size, bytes.length - at - 8);
-      const frames = Math.floor(dataSize / fmt.blockAlign);
-      const padBytes = Math.round(pad * fmt.rate) * fmt.blockAlign;
-      const head = bytes.subarray(0, at + 8 + dataSize);
-      const out = new Uint8Array(head.length + padBytes);
-      out.set(head);
-      if (fmt.bits === 8) out.fill(128, head.length); // unsigned 8-bit silence
-      const v = new DataView(out.buffer);
-      v.setUint32(4, out.length - 8, true);
-      v.setUint32(at + 4, dataSize + padBytes, true);
-      return { seconds: frames / fmt.rate, padded: out };
-    }
-    at += 8 + size + (size % 2);
-  }
-  throw new Error('no data chunk');
+  const { fmt, dataAt, dataSize } = wavLayout(bytes);
+  const frames = Math.floor(dataSize / fmt.blockAlign);
+  const padBytes = Math.round(pad * fmt.rate) * fmt.blockAlign;
+  const head = bytes.subarray(0, dataAt + dataSize);
+  const out = new Uint8Array(head.length + padBytes);
+  out.set(head);
+  if (fmt.bits === 8) out.fill(128, head.length); // unsigned 8-bit silence
+  const v = new DataView(out.buffer);
+  v.setUint32(4, out.length - 8, true);
+  v.setUint32(dataAt - 4, dataSize + padBytes, true);
+  return { seconds: frames / fmt.rate, padded: out };
 }
 
 const round = (x) => Math.round(x * 1000) / 1000;

@@ -1,5 +1,35 @@
-// Mono WAV files for the scripts and tests: the canonical 44-byte header, 16-bit PCM or 32-bit
-// float samples.
+// WAV files for the scripts and tests: where a file's format and samples are (any RIFF/WAVE),
+// and mono files written with the canonical 44-byte header, 16-bit PCM or 32-bit float samples.
+
+/**
+ * The `fmt ` chunk (`{tag, channels, rate, blockAlign, bits}`; `tag` 1 PCM, 3 float, 0xFFFE
+ * extensible) and where the samples are (`dataAt`, `dataSize`: the bytes present, however
+ * long the header says the chunk is) of a RIFF/WAVE file's bytes.
+ */
+export function wavLayout(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error('not a RIFF/WAVE file');
+  let fmt = null;
+  for (let at = 12; at + 8 <= bytes.length; ) {
+    const id = tag(at);
+    const size = view.getUint32(at + 4, true);
+    if (id === 'fmt ') {
+      fmt = {
+        tag: view.getUint16(at + 8, true),
+        channels: view.getUint16(at + 10, true),
+        rate: view.getUint32(at + 12, true),
+        blockAlign: view.getUint16(at + 20, true),
+        bits: view.getUint16(at + 22, true),
+      };
+    } else if (id === 'data') {
+      if (!fmt) throw new Error('data chunk before fmt chunk');
+      return { fmt, dataAt: at + 8, dataSize: Math.min(size, bytes.length - at - 8) };
+    }
+    at += 8 + size + (size % 2);
+  }
+  throw new Error('no data chunk');
+}
 
 /** A mono WAV buffer for `frames` samples of `bits` bits in format `tag` (1: PCM, 3: float),
  * the header written and the samples left to the caller from byte 44. */

@@ -24,7 +24,7 @@ use hark_detector::{
     KwsModel, Pipeline,
 };
 use hark_dsp::{FeatureConfig, Frontend, SampleRate};
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Float32Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 fn rate(hz: u32) -> Result<SampleRate, JsError> {
@@ -40,14 +40,28 @@ fn load(model: Option<Vec<u8>>) -> Result<KwsModel, JsError> {
 
 /// Events as plain JS objects `{keyword, start, end, score}`, the shape of `hark detect --json`.
 fn events_to_js(events: &[Event]) -> Array {
+    objects(events, |e| {
+        [
+            ("keyword", e.keyword.as_str().into()),
+            ("start", e.start.into()),
+            ("end", e.end.into()),
+            ("score", f64::from(e.score).into()),
+        ]
+    })
+}
+
+/// An array of plain JS objects, one per item, with the properties `fields` gives it.
+fn objects<T, const N: usize>(
+    items: &[T],
+    fields: impl Fn(&T) -> [(&'static str, JsValue); N],
+) -> Array {
     let out = Array::new();
-    for e in events {
+    for item in items {
         let o = Object::new();
-        // Setting a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &"keyword".into(), &e.keyword.as_str().into());
-        let _ = Reflect::set(&o, &"start".into(), &e.start.into());
-        let _ = Reflect::set(&o, &"end".into(), &e.end.into());
-        let _ = Reflect::set(&o, &"score".into(), &f64::from(e.score).into());
+        for (key, value) in fields(item) {
+            // Setting a property on a fresh plain object cannot fail.
+            let _ = Reflect::set(&o, &key.into(), &value);
+        }
         out.push(&o);
     }
     out
@@ -246,8 +260,8 @@ impl Spotter {
     }
 
     /// The latest smoothed probabilities, in label order.
-    pub fn scores(&self) -> Vec<f32> {
-        self.pipeline.scores().to_vec()
+    pub fn scores(&self) -> Float32Array {
+        Float32Array::from(self.pipeline.scores())
     }
 
     /// Ends the stream; returns an event still open.
@@ -269,16 +283,28 @@ pub fn model_kind(model: &[u8]) -> Result<String, JsError> {
 /// Anomaly events as plain JS objects `{event: "anomaly", start, end, peak}`, the shape of
 /// `hark score --json`.
 fn anomaly_events_to_js(events: &[AnomalyEvent]) -> Array {
-    let out = Array::new();
-    for e in events {
-        let o = Object::new();
-        let _ = Reflect::set(&o, &"event".into(), &"anomaly".into());
-        let _ = Reflect::set(&o, &"start".into(), &e.start.into());
-        let _ = Reflect::set(&o, &"end".into(), &e.end.into());
-        let _ = Reflect::set(&o, &"peak".into(), &f64::from(e.peak).into());
-        out.push(&o);
+    objects(events, |e| {
+        [
+            ("event", "anomaly".into()),
+            ("start", e.start.into()),
+            ("end", e.end.into()),
+            ("peak", f64::from(e.peak).into()),
+        ]
+    })
+}
+
+/// Clears `scores` and `events`, and returns a sink for an [`AnomalyScorer`]'s outputs that
+/// fills them (`[time, score, smoothed]` per frame, and the events).
+fn anomaly_sink<'a>(
+    scores: &'a mut Vec<f32>,
+    events: &'a mut Vec<AnomalyEvent>,
+) -> impl FnMut(AnomalyOutput) + 'a {
+    scores.clear();
+    events.clear();
+    move |o| match o {
+        AnomalyOutput::Score(s) => scores.extend([s.time as f32, s.score, s.smoothed]),
+        AnomalyOutput::Event(e) => events.push(e),
     }
-    out
 }
 
 /// The Worker half for an anomaly model: feature frames in, per-frame scores and anomaly
@@ -343,30 +369,21 @@ impl Monitor {
     /// Runs whole frames (`n_features` values each); returns the events they ended. The
     /// frames' scores are then in [`scores`](Self::scores).
     pub fn push_features(&mut self, frames: &[f32]) -> Result<Array, JsError> {
-        self.scores.clear();
-        self.events.clear();
-        let (scores, events) = (&mut self.scores, &mut self.events);
-        self.scorer.push_frames(frames, |o| match o {
-            AnomalyOutput::Score(s) => scores.extend([s.time as f32, s.score, s.smoothed]),
-            AnomalyOutput::Event(e) => events.push(e),
-        })?;
+        let sink = anomaly_sink(&mut self.scores, &mut self.events);
+        self.scorer.push_frames(frames, sink)?;
         Ok(anomaly_events_to_js(&self.events))
     }
 
     /// `[time, score, smoothed]` for each frame scored by the last call, flattened.
-    pub fn scores(&self) -> Vec<f32> {
-        self.scores.clone()
+    pub fn scores(&self) -> Float32Array {
+        // Copied once, into the JS array.
+        Float32Array::from(&self.scores[..])
     }
 
     /// Ends the stream; returns an event still open.
     pub fn finish(&mut self) -> Result<Array, JsError> {
-        self.scores.clear();
-        self.events.clear();
-        let (scores, events) = (&mut self.scores, &mut self.events);
-        self.scorer.finish(|o| match o {
-            AnomalyOutput::Score(s) => scores.extend([s.time as f32, s.score, s.smoothed]),
-            AnomalyOutput::Event(e) => events.push(e),
-        })?;
+        let sink = anomaly_sink(&mut self.scores, &mut self.events);
+        self.scorer.finish(sink)?;
         Ok(anomaly_events_to_js(&self.events))
     }
 }

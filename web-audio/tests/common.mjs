@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wavLayout } from '../scripts/wav.mjs';
 
 export const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(WEB, '..');
@@ -12,34 +13,22 @@ export const DATA = resolve(process.env.HARK_DATA ?? join(ROOT, '../shared/data'
 /** Mono f32 samples and rate of a 16-bit PCM or 32-bit float WAV (channels averaged). */
 export function readWav(path) {
   const b = readFileSync(path);
+  const { fmt, dataAt, dataSize } = wavLayout(b);
+  const float = fmt.tag === 3 && fmt.bits === 32;
+  if (!float && fmt.bits !== 16) throw new Error(`${path}: ${fmt.bits}-bit WAV`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let at = 12;
-  let fmt;
-  while (at + 8 <= b.length) {
-    const id = b.toString('latin1', at, at + 4);
-    const size = v.getUint32(at + 4, true);
-    if (id === 'fmt ') {
-      fmt = { tag: v.getUint16(at + 8, true), channels: v.getUint16(at + 10, true), rate: v.getUint32(at + 12, true), bits: v.getUint16(at + 22, true) };
+  const width = fmt.bits / 8;
+  const frames = Math.floor(dataSize / (width * fmt.channels));
+  const out = new Float32Array(frames);
+  for (let i = 0; i < frames; i++) {
+    let s = 0;
+    for (let c = 0; c < fmt.channels; c++) {
+      const p = dataAt + width * (i * fmt.channels + c);
+      s += float ? v.getFloat32(p, true) : v.getInt16(p, true) / 32768;
     }
-    if (id === 'data') {
-      const float = fmt.tag === 3 && fmt.bits === 32;
-      if (!float && fmt.bits !== 16) throw new Error(`${path}: ${fmt.bits}-bit WAV`);
-      const width = fmt.bits / 8;
-      const frames = Math.floor(size / (width * fmt.channels));
-      const out = new Float32Array(frames);
-      for (let i = 0; i < frames; i++) {
-        let s = 0;
-        for (let c = 0; c < fmt.channels; c++) {
-          const p = at + 8 + width * (i * fmt.channels + c);
-          s += float ? v.getFloat32(p, true) : v.getInt16(p, true) / 32768;
-        }
-        out[i] = s / fmt.channels;
-      }
-      return { rate: fmt.rate, samples: out };
-    }
-    at += 8 + size + (size % 2);
+    out[i] = s / fmt.channels;
   }
-  throw new Error(`${path}: no data chunk`);
+  return { rate: fmt.rate, samples: out };
 }
 
 /**
@@ -123,18 +112,20 @@ export function machineBin() {
   return built;
 }
 
+/** The native CLI's JSON lines as objects. */
+function harkJson(args) {
+  const out = execFileSync(harkBin(), args, { encoding: 'utf8' });
+  return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
 /** `hark score --json --events-only FILE --model M` as event objects. */
 export function nativeScore(file, model) {
-  const out = execFileSync(harkBin(), ['score', file, '--model', model, '--json', '--events-only'], {
-    encoding: 'utf8',
-  });
-  return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return harkJson(['score', file, '--model', model, '--json', '--events-only']);
 }
 
 /** `hark detect --json FILE [extra...]` as event objects. */
 export function nativeDetect(file, extra = []) {
-  const out = execFileSync(harkBin(), ['detect', file, '--json', ...extra], { encoding: 'utf8' });
-  return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return harkJson(['detect', file, '--json', ...extra]);
 }
 
 /** Runs scripts/listen.mjs on `file`; returns { status, events, report }. */
