@@ -112,9 +112,18 @@ pub struct DetectorParams {
     /// Run a window model every this many new frames (8 = every 80 ms at a 10 ms hop). A
     /// streaming model runs on its own step (`hark.step_frames`) and ignores this.
     pub stride_frames: usize,
-    /// Average the probabilities of the runs within this many frames (24 = 240 ms: 3 runs of
-    /// a stride-8 window model, 3 steps of an 8-frame streaming model); at least one run.
+    /// Average the probabilities over this many frames, rounded to a whole number of runs on
+    /// the stride or step (24 = 240 ms: 3 runs of a stride-8 window model, 3 steps of an
+    /// 8-frame streaming model); at least one run. A time average: each run stands for the
+    /// frames since the one before it, so runs on every frame (see `dense_from`) weigh as
+    /// much in all as runs on the stride.
     pub smoothing_frames: usize,
+    /// While some keyword's smoothed probability is at least this share of its threshold, a
+    /// window model runs on every frame instead of every `stride_frames`, so that the
+    /// windows that decide an event do not depend on where the stream started (or on a
+    /// frame lost or repeated upstream); `None`: always on the stride. A streaming model
+    /// runs on its own step and ignores this.
+    pub dense_from: Option<f32>,
     /// After an event, no other event for this many seconds.
     pub refractory: f64,
     /// Per-label thresholds; `None` keeps the model's recommendation.
@@ -126,6 +135,7 @@ impl Default for DetectorParams {
         DetectorParams {
             stride_frames: 8,
             smoothing_frames: 24,
+            dense_from: Some(0.5),
             refractory: 1.0,
             thresholds: None,
         }
@@ -134,8 +144,8 @@ impl Default for DetectorParams {
 
 /// Samples in, keyword events out: resampling, features, the model (a streaming model on
 /// each step of new frames with its cached state, or a window model on a window of recent
-/// frames every `stride_frames`), posterior smoothing, per-keyword thresholds and a
-/// refractory time.
+/// frames every `stride_frames`, and on every frame while a keyword is near its threshold),
+/// posterior smoothing, per-keyword thresholds and a refractory time.
 ///
 /// This is the one streaming API of Hark's front ends (the CLI and the browser build).
 #[derive(Debug)]
@@ -155,7 +165,12 @@ struct Core {
     state: Option<StreamState>,
     frames_seen: u64,
     since_run: usize,
+    /// Running on every frame (see `DetectorParams::dense_from`).
+    dense: bool,
+    /// The probabilities of recent runs and the index of each run's last frame, in a ring
+    /// with room for a run on every frame of the smoothing span.
     history: Vec<Vec<f32>>,
+    history_frame: Vec<u64>,
     history_next: usize,
     history_len: usize,
     probs: Vec<f32>,
@@ -188,9 +203,11 @@ impl Pipeline {
             }
             None => model.thresholds().to_vec(),
         };
+        // The smoothing span in frames, a whole number of runs on the stride (or step): at
+        // least one. The ring has room for a run on every frame of it.
         let interval = model.step_frames().unwrap_or(params.stride_frames.max(1));
-        let smoothing =
-            ((params.smoothing_frames as f64 / interval as f64).round() as usize).max(1);
+        let runs = ((params.smoothing_frames as f64 / interval as f64).round() as usize).max(1);
+        let smoothing = runs * interval;
         let rate = f64::from(config.sample_rate.hz());
         let core = Core {
             n_features: config.n_features(),
@@ -199,7 +216,9 @@ impl Pipeline {
             state: model.new_state().ok(),
             frames_seen: 0,
             since_run: 0,
+            dense: false,
             history: vec![vec![0.0; labels]; smoothing],
+            history_frame: vec![0; smoothing],
             history_next: 0,
             history_len: 0,
             probs: vec![0.0; labels],
@@ -339,7 +358,12 @@ impl Core {
         }
         self.frames_seen += 1;
         self.since_run += 1;
-        if self.filled < window_frames || self.since_run < self.params.stride_frames {
+        let stride = if self.dense {
+            1
+        } else {
+            self.params.stride_frames
+        };
+        if self.filled < window_frames || self.since_run < stride {
             return Ok(());
         }
         self.since_run = 0;
@@ -350,19 +374,47 @@ impl Core {
     /// Smoothing and decisions on the probabilities of the latest run.
     fn scored(&mut self, on_event: &mut impl FnMut(Event)) -> Result<(), DetectorError> {
         let window_frames = self.model.window_frames();
+        let last = self.frames_seen - 1;
         self.history[self.history_next].copy_from_slice(&self.probs);
+        self.history_frame[self.history_next] = last;
         self.history_next = (self.history_next + 1) % self.history.len();
         self.history_len = (self.history_len + 1).min(self.history.len());
+        // The time average of the probabilities over the last `span` frames, each run
+        // standing for the frames since the run before it: the plain mean of the runs in
+        // the span when they are evenly spaced (on the stride, or on every frame), and no
+        // jump when the spacing changes.
+        let span = self.history.len() as u64;
+        let from = last.saturating_sub(span - 1); // the first frame of the span
+        let cap = self.history.len();
         self.smoothed.fill(0.0);
-        for h in &self.history[..self.history_len] {
-            for (s, p) in self.smoothed.iter_mut().zip(h) {
-                *s += p / self.history_len as f32;
+        let mut covered = 0;
+        for j in 0..self.history_len {
+            let i = (self.history_next + cap - 1 - j) % cap;
+            let frame = self.history_frame[i];
+            let older = (j + 1 < self.history_len)
+                .then(|| self.history_frame[(self.history_next + cap - 2 - j) % cap] + 1);
+            let begin = older.unwrap_or(0).max(from);
+            let weight = (frame + 1).saturating_sub(begin);
+            if weight == 0 {
+                break;
+            }
+            covered += weight;
+            for (s, p) in self.smoothed.iter_mut().zip(&self.history[i]) {
+                *s += p * weight as f32;
             }
         }
-        let last = self.frames_seen - 1;
+        for s in &mut self.smoothed {
+            *s /= covered as f32;
+        }
         let end = last as f64 * self.hop_seconds + self.frame_seconds;
         let start = end - ((window_frames - 1) as f64 * self.hop_seconds + self.frame_seconds);
         self.decide(start.max(0.0), end, on_event);
+        self.dense = self.params.dense_from.is_some_and(|share| {
+            self.thresholds
+                .iter()
+                .zip(&self.smoothed)
+                .any(|(t, &s)| t.is_some_and(|t| s >= share * t))
+        });
         Ok(())
     }
 

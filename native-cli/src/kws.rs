@@ -53,6 +53,14 @@ pub struct DetectorOptions {
     /// (models/kws/kws12_stream.onnx) runs on its own step and ignores this.
     #[arg(long, default_value_t = DetectorParams::default().stride_frames)]
     stride: usize,
+    /// Run on every frame while a keyword's smoothed score is at least this share of its
+    /// threshold (the windows deciding an event then do not depend on where the stream
+    /// started).
+    #[arg(long, default_value_t = DetectorParams::default().dense_from.unwrap_or(0.5), conflicts_with = "no_dense")]
+    dense_from: f32,
+    /// Always on the stride.
+    #[arg(long)]
+    no_dense: bool,
 }
 
 impl DetectorOptions {
@@ -68,6 +76,7 @@ impl DetectorOptions {
         });
         let params = DetectorParams {
             stride_frames: self.stride.max(1),
+            dense_from: (!self.no_dense).then_some(self.dense_from),
             thresholds,
             ..DetectorParams::default()
         };

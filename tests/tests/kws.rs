@@ -79,9 +79,13 @@ fn classifies_validation_speakers() {
 }
 
 fn detect(samples: &[f32], rate: u32) -> Vec<Event> {
+    detect_with(samples, rate, DetectorParams::default())
+}
+
+fn detect_with(samples: &[f32], rate: u32, params: DetectorParams) -> Vec<Event> {
     let model = KwsModel::bundled().expect("model");
     let rate = SampleRate::new(rate).expect("rate");
-    let mut pipeline = Pipeline::new(model, rate, DetectorParams::default()).expect("pipeline");
+    let mut pipeline = Pipeline::new(model, rate, params).expect("pipeline");
     let mut events = Vec::new();
     for chunk in samples.chunks(1024) {
         pipeline.push(chunk, |e| events.push(e)).expect("push");
@@ -108,6 +112,55 @@ fn bundled_sample_yields_its_six_keywords_in_order() {
         );
     }
     assert!(events.len() <= expected.len() + 1, "{events:?}");
+}
+
+#[test]
+fn where_the_stream_starts_does_not_move_the_events() {
+    // The sample started 1 to 7 frames (10 to 70 ms) later, as a capture that starts
+    // anywhere in a recording, or loses a buffer, does. Near a threshold the model runs on
+    // every frame, so an event's windows are the same whatever the start: same keywords,
+    // ends within a frame, close scores. Events in the stream's first 1.2 s come from its
+    // first windows, which do move with the start, and are left out.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let clip = read_wav(&path).expect("sample");
+    assert_eq!(clip.rate, 16_000);
+    let later = |params: &DetectorParams, frames: usize| {
+        let shift = frames as f64 * 0.01;
+        detect_with(&clip.samples[frames * 160..], 16_000, params.clone())
+            .into_iter()
+            .map(|e| Event {
+                start: e.start + shift,
+                end: e.end + shift,
+                ..e
+            })
+            .filter(|e| e.end > 1.2)
+            .collect::<Vec<_>>()
+    };
+    let moved = |params: &DetectorParams| {
+        let base = later(params, 0);
+        assert_eq!(base.len(), 5, "{base:?}");
+        (1..8)
+            .map(|k| {
+                let events = later(params, k);
+                let same = events.len() == base.len()
+                    && events.iter().zip(&base).all(|(e, b)| {
+                        e.keyword == b.keyword
+                            && (e.end - b.end).abs() < 0.0101
+                            && (e.score - b.score).abs() < 0.05
+                    });
+                eprintln!("{k} frames later: {events:?}");
+                usize::from(!same)
+            })
+            .sum::<usize>()
+    };
+    assert_eq!(moved(&DetectorParams::default()), 0);
+    // On the stride alone, the same starts move events (which is why the default does not
+    // run on the stride alone near a threshold).
+    let stride_only = DetectorParams {
+        dense_from: None,
+        ..DetectorParams::default()
+    };
+    assert!(moved(&stride_only) > 0);
 }
 
 #[test]
