@@ -106,6 +106,9 @@ pub struct Event {
     pub score: f32,
 }
 
+/// The default [`DetectorParams::dense_from`]: every frame from half the threshold.
+pub const DENSE_FROM: f32 = 0.5;
+
 /// How the stream detector turns probabilities into events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorParams {
@@ -135,7 +138,7 @@ impl Default for DetectorParams {
         DetectorParams {
             stride_frames: 8,
             smoothing_frames: 24,
-            dense_from: Some(0.5),
+            dense_from: Some(DENSE_FROM),
             refractory: 1.0,
             thresholds: None,
         }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use hark_detector::{DetectorParams, KwsModel, Pipeline};
+use hark_detector::{DENSE_FROM, DetectorParams, KwsModel, Pipeline};
 use serde_json::json;
 
 use crate::input::{self, InputArgs, Reader};
@@ -56,7 +56,7 @@ pub struct DetectorOptions {
     /// Run on every frame while a keyword's smoothed score is at least this share of its
     /// threshold (the windows deciding an event then do not depend on where the stream
     /// started).
-    #[arg(long, default_value_t = DetectorParams::default().dense_from.unwrap_or(0.5), conflicts_with = "no_dense")]
+    #[arg(long, default_value_t = DENSE_FROM, conflicts_with = "no_dense")]
     dense_from: f32,
     /// Always on the stride.
     #[arg(long)]

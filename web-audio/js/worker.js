@@ -32,6 +32,12 @@ function post(msg, transfer) {
   self.postMessage(msg, transfer ?? []);
 }
 
+// Keyword or anomaly events, as the page's 'keyword' and 'anomaly' messages.
+function postEvents(events) {
+  const type = kind === 'anomaly' ? 'anomaly' : 'keyword';
+  for (const e of events) post({ type, ...e });
+}
+
 function handle(batch) {
   const t0 = performance.now();
   let events;
@@ -45,7 +51,7 @@ function handle(batch) {
   runMs.push(ms);
   if (runMs.length > 2048) runMs.splice(0, 1024);
   framesSeen += batch.length / spotter.n_features();
-  for (const e of events) post(kind === 'anomaly' ? { type: 'anomaly', ...e } : { type: 'keyword', ...e });
+  postEvents(events);
   const copy = batch.slice();
   post({ type: 'frames', features: copy, scores: spotter.scores(), framesSeen, ms }, [copy.buffer]);
 }
@@ -78,7 +84,7 @@ function finish() {
     const n = ring.read(frames, ring.capacity);
     if (n > 0) handle(frames.subarray(0, n * width));
   }
-  for (const e of spotter.finish()) post(kind === 'anomaly' ? { type: 'anomaly', ...e } : { type: 'keyword', ...e });
+  postEvents(spotter.finish());
   const sorted = runMs.slice().sort((a, b) => a - b);
   const pick = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
   post({

@@ -57,12 +57,16 @@ class HarkFeatures extends AudioWorkletProcessor {
     this.output = new Float32Array(this.memory.buffer, this.outPtr, this.maxFrames * this.width);
   }
 
+  ensureViews() {
+    if (this.input.buffer !== this.memory.buffer || this.input.byteLength === 0) this.views();
+  }
+
   stop() {
     if (!this.running) return;
     this.running = false;
     // The resampler's tail: the last milliseconds heard, as native hark flushes at the end
     // of a file (so that the page and hark on what the page heard end alike).
-    if (this.input.buffer !== this.memory.buffer || this.input.byteLength === 0) this.views();
+    this.ensureViews();
     const tail = this.stream.finish();
     if (tail > 0) this.deliver(tail);
     if (this.workerPort && this.batched > 0) {
@@ -98,7 +102,7 @@ class HarkFeatures extends AudioWorkletProcessor {
     const channels = inputs[0];
     if (!channels || channels.length === 0) return true; // nothing connected yet
     const t0 = Date.now();
-    if (this.input.buffer !== this.memory.buffer || this.input.byteLength === 0) this.views();
+    this.ensureViews();
     const n = channels[0].length;
     const input = this.input;
     if (channels.length === 1) {

@@ -87,6 +87,23 @@ pub struct FeatureStream {
 }
 
 #[wasm_bindgen]
+/// A frame sink for [`FeatureStream`]: copies each frame (`width` values) into the next slot
+/// of `output` and counts it. The bound `FeatureStream::new` computes keeps every frame of a
+/// block within `output`; a frame beyond it would be dropped, never written out of bounds.
+fn copy_frames<'a>(
+    output: &'a mut [f32],
+    width: usize,
+    count: &'a mut usize,
+) -> impl FnMut(&[f32]) + 'a {
+    move |frame| {
+        let at = *count * width;
+        if let Some(slot) = output.get_mut(at..at + width) {
+            slot.copy_from_slice(frame);
+            *count += 1;
+        }
+    }
+}
+
 impl FeatureStream {
     /// A front end for `input_rate` samples arriving in blocks of at most `block_len`.
     #[wasm_bindgen(constructor)]
@@ -141,18 +158,9 @@ impl FeatureStream {
     /// rejected whole with an error (and nothing of it is used).
     pub fn process(&mut self, n: usize) -> Result<usize, JsError> {
         let n = n.min(self.input.len());
-        let (input, output) = (&self.input[..n], &mut self.output);
-        let width = self.n_features;
-        let max = self.max_frames;
         let mut count = 0;
-        self.frontend.process(input, |frame| {
-            // The bound in `new` makes the guard unreachable; it keeps a surprise from
-            // writing out of bounds.
-            if count < max {
-                output[count * width..(count + 1) * width].copy_from_slice(frame);
-                count += 1;
-            }
-        })?;
+        let sink = copy_frames(&mut self.output, self.n_features, &mut count);
+        self.frontend.process(&self.input[..n], sink)?;
         Ok(count)
     }
 
@@ -161,16 +169,11 @@ impl FeatureStream {
     /// file; returns how many frames that completed, now at [`output_ptr`](Self::output_ptr).
     /// The state is then reset for a new stream.
     pub fn finish(&mut self) -> usize {
-        let (output, width, max) = (&mut self.output, self.n_features, self.max_frames);
+        // The tail is less than one resampler chunk plus its delay: within the bound `new`
+        // sized for a block.
         let mut count = 0;
-        self.frontend.finish(|frame| {
-            // The tail is less than one resampler chunk plus its delay: within the bound
-            // `new` sized for a block.
-            if count < max {
-                output[count * width..(count + 1) * width].copy_from_slice(frame);
-                count += 1;
-            }
-        });
+        self.frontend
+            .finish(copy_frames(&mut self.output, self.n_features, &mut count));
         count
     }
 
