@@ -5,8 +5,12 @@ Builds one long 16 kHz recording from the Speech Commands clips of the validatio
 (models/kws/validation_speakers.txt) and every fifth `_silence_` clip, with 0.5 s of silence
 between clips, runs `hark detect --json` on it at several thresholds and reports, per
 threshold: keywords found (an event of the right keyword that ends within the clip or in the
-0.5 s after it), false events per hour (any other event), and the latency from the end of the
-clip to the event (an upper bound on the latency from the end of the word).
+0.5 s after it), false events per hour (any other event, split into those in non-keyword clips
+and those of a wrong keyword in a keyword clip), and the latency from the end of the clip to
+the event (an upper bound on the latency from the end of the word). Last, the share of
+keywords found at 30, 60 and 120 false events per hour, interpolated between the thresholds:
+the figure to compare models by, since one threshold puts two models at different points of
+their trade-off.
 
 Usage: python models/kws/eval_stream.py [--model M] [--thresholds 0.5,0.6,...] [--stride 4]
 """
@@ -49,19 +53,21 @@ def build(path):
 
 
 def score(events, truth, hours):
-    found, keywords, false_events, latencies = 0, 0, 0, []
+    """(share of keywords found, false events per hour, latencies, false events in non-keyword
+    clips, false events of a wrong keyword in keyword clips)."""
+    found, keywords, in_other, wrong, latencies = 0, 0, 0, 0, []
     for label, start, end in truth:
         inside = [e for e in events if start < e["end"] <= end + 0.5]
         if label.startswith("_"):
-            false_events += len(inside)
+            in_other += len(inside)
             continue
         keywords += 1
         hits = [e for e in inside if e["keyword"] == label]
         if hits:
             found += 1
             latencies.append(max(0.0, hits[0]["end"] - end))
-        false_events += len(inside) - len(hits)
-    return found / keywords, false_events / hours, latencies
+        wrong += len(inside) - len(hits)
+    return found / keywords, (in_other + wrong) / hours, latencies, in_other, wrong
 
 
 def main():
@@ -76,18 +82,23 @@ def main():
         hours = seconds / 3600
         print(f"{sum(1 for l, _, _ in truth if not l.startswith('_'))} keywords, "
               f"{sum(1 for l, _, _ in truth if l.startswith('_'))} non-keyword clips, {seconds / 60:.1f} min")
-        print("| threshold | keywords found | false events per hour | median latency | p95 latency |")
-        print("|---|---|---|---|---|")
+        print("| threshold | keywords found | false events per hour | of which in other words, on a wrong keyword | median latency | p95 latency |")
+        print("|---|---|---|---|---|---|")
+        curve = []
         for threshold in args.thresholds.split(","):
             cmd = [str(HARK), "detect", str(wav), "--json", "--threshold", threshold, "--stride", args.stride]
             if args.model:
                 cmd += ["--model", args.model]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             events = [json.loads(line) for line in out.splitlines() if line.strip()]
-            recall, fph, lat = score(events, truth, hours)
+            recall, fph, lat, in_other, wrong = score(events, truth, hours)
             p50 = np.percentile(lat, 50) * 1000 if lat else float("nan")
             p95 = np.percentile(lat, 95) * 1000 if lat else float("nan")
-            print(f"| {threshold} | {recall:.3f} | {fph:.0f} | {p50:.0f} ms | {p95:.0f} ms |")
+            print(f"| {threshold} | {recall:.3f} | {fph:.0f} | {in_other}, {wrong} | {p50:.0f} ms | {p95:.0f} ms |")
+            curve.append((fph, recall))
+        curve.sort()
+        at = [np.interp(rate, [c[0] for c in curve], [c[1] for c in curve]) for rate in (30, 60, 120)]
+        print("keywords found at 30 / 60 / 120 false events per hour: " + " / ".join(f"{a:.3f}" for a in at))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,11 @@ the detector computes at run time. Writes into WORK (default ../kws-work, outsid
   val_meta.tsv               source path and speaker of every validation clip
 and models/kws/validation_speakers.txt, the held-out speakers (tests use the same split).
 
-Usage: python models/kws/prepare.py [--work DIR] [--copies 6] [--seed 1]
+With `--tts DIR` (the output of synth.py), the synthesised words join the training side only:
+keywords as their class (`--tts-copies` augmented copies of each), other words as `_unknown_`,
+as many as give that class the keywords' synthetic share.
+
+Usage: python models/kws/prepare.py [--work DIR] [--copies 6] [--seed 1] [--tts DIR [--tts-copies 2]]
 """
 
 import argparse
@@ -173,6 +177,8 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tts", help="synth.py's output: synthesised words for the training side")
+    parser.add_argument("--tts-copies", type=int, default=2)
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -207,6 +213,30 @@ def main():
     for _ in range(n_words // len(WORDS)):
         train_x.append(silence(noise_train, rng))
         train_y.append(LABELS.index("_silence_"))
+    if args.tts:
+        # After the real material and on its own random stream, so that everything else (the
+        # validation set above all) is the same with and without it. Keywords get
+        # `--tts-copies` copies of every clip; `_unknown_` gets as many synthesised words as
+        # make the same synthetic share of its examples as of a keyword's, so that sounding
+        # synthesised says nothing about the class (with all of them, 43 % of `_unknown_`
+        # against 22 % of a keyword, real words of other speakers went to keywords more often).
+        tts_rng = np.random.default_rng(args.seed + 1000)
+        tts = pathlib.Path(args.tts)
+        with open(tts / "MANIFEST.tsv") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        counts = np.bincount(train_y, minlength=len(LABELS))
+        keyword_rows = [r for r in rows if r["label"] in WORDS]
+        other_rows = [r for r in rows if r["label"] == "_unknown_"]
+        synthetic = len(keyword_rows) * args.tts_copies
+        share = synthetic / (synthetic + counts[: len(WORDS)].sum())
+        n_other = min(len(other_rows), int(round(share / (1 - share) * counts[LABELS.index("_unknown_")])))
+        picked = [other_rows[i] for i in tts_rng.permutation(len(other_rows))[:n_other]]
+        for row, copies in [(r, args.tts_copies) for r in keyword_rows] + [(r, 1) for r in picked]:
+            audio = fit(read(tts / row["path"]))
+            for _ in range(copies):
+                train_x.append(augment(audio, noise_train, tts_rng))
+                train_y.append(LABELS.index(row["label"]))
+        print(f"synthesised: {synthetic} keyword examples and {n_other} of `_unknown_` ({share:.0%} of each)")
     for i, a in enumerate(noise_val):
         val_x.append(crop(a, rng))
         val_y.append(LABELS.index("_silence_"))

@@ -10,8 +10,15 @@ training set is folded into the model, so it takes Hark's `kws` features as they
 `--export-only` re-exports the weights of an earlier run (WORK/<arch>_weights.pt), for example
 with another `--step`.
 
+`--teachers A.onnx,B.onnx,...` distils an ensemble (Hinton et al. 2015): the mean of the
+teachers' probabilities on every training clip becomes a soft target beside its label, so one
+model of the same size learns what several trained with other seeds agree on. The loss is
+`(1 - w) * CE(label) + w * T^2 * KL(teachers_T || student_T)` at temperature T (`--kd-weight`,
+`--kd-temperature`), both weighted by class as the plain loss is. Teachers are window models
+(train.py's output) that take WORK's features.
+
 Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream]
-       [--step 16] [--out PATH]
+       [--step 16] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2]]
 Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
 """
 
@@ -222,6 +229,21 @@ def spec_augment(x, rng):
     return x
 
 
+def teacher_log_probs(paths, x, batch=256):
+    """The log of the mean probabilities of the teacher models (ONNX, features (1, 98, 40) in)
+    on every clip of x."""
+    import onnxruntime as ort
+
+    total = np.zeros((len(x), len(LABELS)), dtype=np.float64)
+    for path in paths:
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        for i in range(len(x)):
+            total[i] += session.run(None, {name: x[i : i + 1]})[0][0]
+        print(f"teacher {path}: done", flush=True)
+    return np.log(np.maximum(total / len(paths), 1e-8)).astype(np.float32)
+
+
 def macs(model, frames=98, bands=40):
     total = 0
     def hook(m, inp, out):
@@ -271,6 +293,9 @@ def main():
     parser.add_argument("--export-only", action="store_true",
                         help="skip training: export WORK/<arch>_weights.pt from an earlier run")
     parser.add_argument("--out", default=str(ROOT / "models" / "kws" / "kws12.onnx"))
+    parser.add_argument("--teachers", help="comma-separated ONNX window models whose mean to distil")
+    parser.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation term in the loss")
+    parser.add_argument("--kd-temperature", type=float, default=2.0)
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     torch.manual_seed(args.seed)
@@ -296,6 +321,13 @@ def main():
 
     counts = np.bincount(ty, minlength=len(LABELS))
     weights = torch.tensor(counts.sum() / (len(LABELS) * counts), dtype=torch.float32)
+    soft = None
+    if args.teachers and not args.export_only:
+        if stream:
+            raise SystemExit("--teachers: distillation is for window models")
+        soft = torch.from_numpy(teacher_log_probs(args.teachers.split(","), tx))
+        agree = np.mean(soft.numpy().argmax(1) == ty)
+        print(f"teachers agree with the labels on {agree:.4f} of the training clips")
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-3)
     steps_per_epoch = int(np.ceil(len(ty) / 128))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch)
@@ -312,7 +344,15 @@ def main():
             xb = with_context(tx_t[idx], tx_t, rng) if stream else tx_t[idx]
             xb = spec_augment(xb - mean_t, rng) + mean_t
             yb = torch.from_numpy(ty[idx])
-            loss = F.cross_entropy(model(xb), yb, weight=weights, label_smoothing=0.1)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=0.1)
+            if soft is not None:
+                t = args.kd_temperature
+                target = F.softmax(soft[idx] / t, dim=1)
+                kl = (target * (torch.log(target + 1e-12) - F.log_softmax(logits / t, dim=1))).sum(1)
+                w = weights[yb]
+                kd = (w * kl).sum() / w.sum() * t * t
+                loss = (1 - args.kd_weight) * loss + args.kd_weight * kd
             opt.zero_grad()
             loss.backward()
             opt.step()
