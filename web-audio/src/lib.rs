@@ -86,7 +86,6 @@ pub struct FeatureStream {
     max_frames: usize,
 }
 
-#[wasm_bindgen]
 /// A frame sink for [`FeatureStream`]: copies each frame (`width` values) into the next slot
 /// of `output` and counts it. The bound `FeatureStream::new` computes keeps every frame of a
 /// block within `output`; a frame beyond it would be dropped, never written out of bounds.
@@ -104,6 +103,7 @@ fn copy_frames<'a>(
     }
 }
 
+#[wasm_bindgen]
 impl FeatureStream {
     /// A front end for `input_rate` samples arriving in blocks of at most `block_len`.
     #[wasm_bindgen(constructor)]
