@@ -1,15 +1,22 @@
-//! The shipped model against its golden outputs, and the checks on broken or mismatched models.
+//! The shipped models against their golden outputs, and the checks on broken or mismatched
+//! models.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
 
 use std::path::Path;
 
-use hark_detector::{BUNDLED_KWS, DetectorError, KwsModel};
+use hark_detector::{AnomalyModel, BUNDLED_KWS, DetectorError, KwsModel};
 use hark_dsp::FeatureConfig;
 
 fn npy(name: &str) -> (Vec<f32>, Vec<u64>) {
+    npy_in("kws", name)
+}
+
+/// A float32 `.npy` of `models/<dir>`, with its shape.
+fn npy_in(dir: &str, name: &str) -> (Vec<f32>, Vec<u64>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/kws")
+        .join("../models")
+        .join(dir)
         .join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = npyz::NpyFile::new(&bytes[..]).expect("npy");
@@ -37,6 +44,38 @@ fn bundled_model_matches_its_golden_outputs() {
     }
     eprintln!("largest difference from onnxruntime: {worst:e}");
     assert!(worst < 1e-4, "tract and onnxruntime differ by {worst}");
+}
+
+#[test]
+fn reference_anomaly_model_matches_its_golden_errors() {
+    // Windows of a synthetic machine the model has not heard, running normally and with
+    // bearing impacts; the errors onnxruntime gives (models/anomaly/make_golden.py).
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/anomaly/reference_machine.onnx");
+    let model = AnomalyModel::from_path(&path).expect("the reference model loads");
+    let (inputs, shape) = npy_in("anomaly", "reference_machine_golden_inputs.npy");
+    let (expected, _) = npy_in("anomaly", "reference_machine_golden_errors.npy");
+    assert_eq!(shape, [expected.len() as u64, model.dim() as u64]);
+    let mut errors = vec![0.0; expected.len()];
+    model
+        .reconstruction_errors(&inputs, &mut errors)
+        .expect("runs");
+    let mut worst = 0.0f32;
+    for (a, b) in errors.iter().zip(&expected) {
+        worst = worst.max((a - b).abs() / b.abs().max(1.0));
+    }
+    eprintln!("largest relative difference from onnxruntime: {worst:e}");
+    assert!(
+        worst < 1e-4,
+        "tract and onnxruntime differ by {worst} (relative)"
+    );
+    // The goldens span normal running and the fault, on both sides of the threshold.
+    let above = expected.iter().filter(|&&e| e > model.threshold()).count();
+    assert!(
+        above > 0 && above < expected.len(),
+        "{above} of {}",
+        expected.len()
+    );
 }
 
 /// The bundled bytes with one same-length substring replaced: a model broken in one place.
