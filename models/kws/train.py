@@ -229,7 +229,7 @@ def spec_augment(x, rng):
     return x
 
 
-def teacher_log_probs(paths, x, batch=256):
+def teacher_log_probs(paths, x):
     """The log of the mean probabilities of the teacher models (ONNX, features (1, 98, 40) in)
     on every clip of x."""
     import onnxruntime as ort

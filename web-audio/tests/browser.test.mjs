@@ -140,7 +140,7 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
 
   // 1. Exactly what native `hark detect` finds on the audio the page heard (Chromium starts
   // the capture at an arbitrary point of the file and resamples it to the context's rate).
-  const onHeard = withinFile(nativeDetect(heard), file);
+  const onHeard = withinFile(nativeDetect(heard), report);
   assert.ok(onHeard.length >= 15, `native found only ${onHeard.length} events in what the page heard`);
   assert.equal(events.length, onHeard.length, `page ${JSON.stringify(events)}\nnative ${JSON.stringify(onHeard)}`);
   events.forEach((e, i) => {
@@ -204,7 +204,7 @@ test('anomaly mode: a model fitted by hark fit finds the faults of a machine hea
 
   // 1. Exactly the events of native `hark score` on what the page heard (those that start
   // within the file, as listen.mjs reports the page's).
-  const onHeard = withinFile(nativeScore(heard, model), faulty);
+  const onHeard = withinFile(nativeScore(heard, model), report);
   assert.equal(events.length, onHeard.length, `page ${JSON.stringify(events)}\nnative ${JSON.stringify(onHeard)}`);
   events.forEach((e, i) => {
     const n = onHeard[i];

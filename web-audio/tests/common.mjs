@@ -129,15 +129,14 @@ export function nativeDetect(file, extra = []) {
 }
 
 /**
- * Native events kept as listen.mjs keeps the page's: those that start within `file`'s duration
- * (it drops events that start in the silence it plays after the file). Without this, an event
- * at the file's end counts on one side only whenever the capture started close enough to the
- * file's first sample to move that event past the end (a machine that stops at the end of the
- * file is an anomaly).
+ * Native events kept as listen.mjs keeps the page's: those that start before its report's
+ * `fileSeconds` (it drops events that start in the silence it plays after the file). Without
+ * this, an event at the file's end counts on one side only whenever the capture started close
+ * enough to the file's first sample to move that event past the end (a machine that stops at
+ * the end of the file is an anomaly).
  */
-export function withinFile(events, file) {
-  const { rate, samples } = readWav(file);
-  return events.filter((e) => e.start < samples.length / rate);
+export function withinFile(events, report) {
+  return events.filter((e) => e.start < report.fileSeconds);
 }
 
 /** Runs scripts/listen.mjs on `file`; returns { status, events, report }. */
