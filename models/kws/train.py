@@ -15,10 +15,11 @@ teachers' probabilities on every training clip becomes a soft target beside its 
 model of the same size learns what several trained with other seeds agree on. The loss is
 `(1 - w) * CE(label) + w * T^2 * KL(teachers_T || student_T)` at temperature T (`--kd-weight`,
 `--kd-temperature`), both weighted by class as the plain loss is. Teachers are window models
-(train.py's output) that take WORK's features.
+(train.py's output) that take WORK's features. `--kd-agree-only` keeps the distillation term
+only on the clips whose label is the teachers' most likely class.
 
 Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream]
-       [--step 16] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2]]
+       [--step 16] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2] [--kd-agree-only]]
 Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
 """
 
@@ -296,6 +297,8 @@ def main():
     parser.add_argument("--teachers", help="comma-separated ONNX window models whose mean to distil")
     parser.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation term in the loss")
     parser.add_argument("--kd-temperature", type=float, default=2.0)
+    parser.add_argument("--kd-agree-only", action="store_true",
+                        help="distil only the clips whose label is the teachers' most likely class")
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     torch.manual_seed(args.seed)
@@ -328,6 +331,7 @@ def main():
         soft = torch.from_numpy(teacher_log_probs(args.teachers.split(","), tx))
         agree = np.mean(soft.numpy().argmax(1) == ty)
         print(f"teachers agree with the labels on {agree:.4f} of the training clips")
+        agree_mask = torch.from_numpy((soft.numpy().argmax(1) == ty).astype(np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-3)
     steps_per_epoch = int(np.ceil(len(ty) / 128))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch)
@@ -350,8 +354,8 @@ def main():
                 t = args.kd_temperature
                 target = F.softmax(soft[idx] / t, dim=1)
                 kl = (target * (torch.log(target + 1e-12) - F.log_softmax(logits / t, dim=1))).sum(1)
-                w = weights[yb]
-                kd = (w * kl).sum() / w.sum() * t * t
+                w = weights[yb] * agree_mask[idx] if args.kd_agree_only else weights[yb]
+                kd = (w * kl).sum() / w.sum().clamp(min=1e-6) * t * t
                 loss = (1 - args.kd_weight) * loss + args.kd_weight * kd
             opt.zero_grad()
             loss.backward()
