@@ -46,6 +46,7 @@ def main():
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     out_dir = pathlib.Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = pathlib.Path(args.model)
 
     model = onnx.load(path)
