@@ -300,6 +300,8 @@ def main():
     parser.add_argument("--kd-agree-only", action="store_true",
                         help="distil only the clips whose label is the teachers' most likely class")
     args = parser.parse_args()
+    if args.kd_agree_only and not args.teachers:
+        parser.error("--kd-agree-only needs --teachers")
     work = pathlib.Path(args.work)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -329,9 +331,9 @@ def main():
         if stream:
             raise SystemExit("--teachers: distillation is for window models")
         soft = torch.from_numpy(teacher_log_probs(args.teachers.split(","), tx))
-        agree = np.mean(soft.numpy().argmax(1) == ty)
-        print(f"teachers agree with the labels on {agree:.4f} of the training clips")
-        agree_mask = torch.from_numpy((soft.numpy().argmax(1) == ty).astype(np.float32))
+        agrees = soft.numpy().argmax(1) == ty
+        print(f"teachers agree with the labels on {agrees.mean():.4f} of the training clips")
+        agree_mask = torch.from_numpy(agrees.astype(np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-3)
     steps_per_epoch = int(np.ceil(len(ty) / 128))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch)
