@@ -24,8 +24,8 @@ const SAMPLE = join(ROOT, 'assets/sample.wav');
 const work = mkdtempSync(join(tmpdir(), 'hark-web-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** What every run must show: no error, no request after the page listened, no missed
- * deadline (the context's output never ran dry), nothing dropped or rejected. */
+/** What every run must show: no error, no request after the page listened, no more missed
+ * deadlines than a preempted audio thread explains, nothing dropped or rejected. */
 function assertClean(report) {
   assert.deepEqual(report.errors, [], JSON.stringify(report));
   assert.deepEqual(report.requestsAfterLoad, [], 'the page made network requests while listening');
@@ -37,7 +37,15 @@ function assertClean(report) {
   );
   // Chromium's own count of the times the audio graph (the worklet in it) missed its deadline.
   assert.equal(typeof s.underruns, 'number', 'this Chromium has no AudioContext.playbackStats');
-  assert.equal(s.underruns, 0, `the output ran dry ${s.underruns} times (${s.underrunSeconds} s)`);
+  // The worklet's share of a quantum is about 2 us, so a lone underrun is the audio thread
+  // preempted on this shared 2-core machine (CI measured one of 10 ms in a 45-s run). What
+  // the bound catches: instantiating the Wasm module on the audio thread while the context
+  // runs cost 4 underruns (40 ms) at every start, and a worklet too slow for its deadline
+  // runs dry again and again.
+  assert.ok(
+    s.underruns <= 2 && s.underrunSeconds <= 0.025,
+    `the output ran dry ${s.underruns} times (${s.underrunSeconds} s)`,
+  );
   // Wall time per quantum: the worklet's own work is about 2 us, so a quantum of 3 ms or more
   // is the audio thread preempted by the system (a few in 14,000 on this shared machine); a
   // front end that really took that long would make a large share of them late.
