@@ -19,6 +19,9 @@ use crate::model::{check_frames, keys, metadata, parse_onnx};
 /// Windows scored per model run when the model takes any batch size.
 const BATCH: usize = 32;
 
+/// Most input channels an anomaly model may stack.
+pub const MAX_CHANNELS: usize = 64;
+
 /// What an anomaly model reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnomalyInput {
@@ -42,8 +45,9 @@ impl AnomalyInput {
 /// An autoencoder loaded with tract (`hark.kind = anomaly`).
 ///
 /// Input `x` of shape `(batch, D)`, output its reconstruction of the same shape, where
-/// `D = hark.anomaly.context_frames × features per frame` is a window of consecutive frames,
-/// oldest first, each value normalised as `(v - mean) / std` with the per-dimension
+/// `D = hark.anomaly.context_frames × hark.anomaly.channels × features per frame` is a window
+/// of consecutive frames, oldest first (each frame holds every channel's features, channel 0
+/// first), each value normalised as `(v - mean) / std` with the per-dimension
 /// statistics in `hark.anomaly.mean` and `hark.anomaly.std`. The score of a window is the mean
 /// squared difference between `x` and the reconstruction. The batch dimension may be
 /// symbolic (scored [`BATCH`] windows at a time) or 1.
@@ -52,6 +56,7 @@ pub struct AnomalyModel {
     plan: Arc<TypedRunnableModel>,
     max_batch: usize,
     input: AnomalyInput,
+    channels: usize,
     context: usize,
     mean: Vec<f32>,
     inv_std: Vec<f32>,
@@ -105,7 +110,18 @@ impl AnomalyModel {
         };
         let context = number(keys::ANOMALY_CONTEXT, 4096)?;
         let smoothing = number(keys::ANOMALY_SMOOTHING, 1 << 16)?;
-        let dim = context * input.n_features();
+        let channels = match meta(keys::ANOMALY_CHANNELS) {
+            Ok(_) => number(keys::ANOMALY_CHANNELS, MAX_CHANNELS)?,
+            Err(_) => 1,
+        };
+        if channels > 1 && input == AnomalyInput::Values {
+            return Err(DetectorError::Metadata {
+                key: keys::ANOMALY_CHANNELS,
+                problem: format!("{channels} channels, but a values model reads one"),
+            });
+        }
+        let frame_values = channels * input.n_features();
+        let dim = context * frame_values;
         let floats = |key: &'static str| -> Result<Vec<f32>, DetectorError> {
             let values = meta(key)?
                 .split(',')
@@ -119,9 +135,8 @@ impl AnomalyModel {
                 return Err(DetectorError::Metadata {
                     key,
                     problem: format!(
-                        "{} values, but the window has {dim} ({context} frames of {})",
+                        "{} values, but the window has {dim} ({context} frames of {frame_values})",
                         values.len(),
-                        input.n_features()
                     ),
                 });
             }
@@ -177,6 +192,7 @@ impl AnomalyModel {
             plan,
             max_batch,
             input,
+            channels,
             context,
             mean,
             inv_std: std.iter().map(|s| 1.0 / s).collect(),
@@ -194,12 +210,23 @@ impl AnomalyModel {
         &self.input
     }
 
+    /// Input channels, each with its own features in every frame (`hark.anomaly.channels`;
+    /// 1 for a model without the key).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Values per frame of the window: `channels × ` the input's features per frame.
+    pub fn frame_values(&self) -> usize {
+        self.channels * self.input.n_features()
+    }
+
     /// Frames per window.
     pub fn context_frames(&self) -> usize {
         self.context
     }
 
-    /// Values per window (`context_frames × features per frame`).
+    /// Values per window (`context_frames × frame_values`).
     pub fn dim(&self) -> usize {
         self.mean.len()
     }
@@ -334,11 +361,24 @@ pub enum AnomalyOutput {
 ///
 /// Windows are scored in batches of up to 32: scores come out at the end of each
 /// [`push`](Self::push), in order.
+///
+/// A model of several channels ([`AnomalyModel::channels`]) takes interleaved samples, one
+/// front end per channel, and stacks the channels' frames: a fault that only one axis of a
+/// sensor sees is not averaged away with the others.
 #[derive(Debug)]
 pub struct AnomalyScorer {
     model: AnomalyModel,
-    frontend: Option<Frontend>,
+    /// One per channel; none for a values model.
+    frontends: Vec<Frontend>,
+    /// Per channel: its samples of the chunk being pushed, and the frames they completed.
+    channel_samples: Vec<Vec<f32>>,
+    channel_frames: Vec<Vec<f32>>,
+    /// One stacked frame (`frame_values`).
+    stacked: Vec<f32>,
+    /// Features per frame of one channel.
     n_features: usize,
+    /// Values per stacked frame: `channels × n_features`.
+    frame_values: usize,
     hop_seconds: f64,
     frame_seconds: f64,
     threshold: f32,
@@ -359,25 +399,32 @@ impl AnomalyScorer {
     /// A scorer for samples at `input_rate` (resampled to the model's rate for features;
     /// for values, the rows per second that give their times).
     pub fn new(model: AnomalyModel, input_rate: SampleRate) -> Result<Self, DetectorError> {
-        let (frontend, hop_seconds, frame_seconds) = match model.input() {
+        let channels = model.channels();
+        let (frontends, hop_seconds, frame_seconds) = match model.input() {
             AnomalyInput::Features(config) => {
-                let frontend = Frontend::new(input_rate, config.clone())?;
-                model.check_features(frontend.extractor().config())?;
+                let frontends = (0..channels)
+                    .map(|_| Frontend::new(input_rate, config.clone()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                model.check_features(frontends[0].extractor().config())?;
                 let rate = f64::from(config.sample_rate.hz());
                 (
-                    Some(frontend),
+                    frontends,
                     config.hop_length as f64 / rate,
                     config.frame_length as f64 / rate,
                 )
             }
             AnomalyInput::Values => {
                 let period = 1.0 / f64::from(input_rate.hz());
-                (None, period, 0.0)
+                (Vec::new(), period, 0.0)
             }
         };
         let n_features = model.input().n_features();
         let batch = model.max_batch;
         Ok(AnomalyScorer {
+            channel_samples: vec![Vec::new(); if channels > 1 { channels } else { 0 }],
+            channel_frames: vec![Vec::new(); frontends.len()],
+            stacked: vec![0.0; model.frame_values()],
+            frame_values: model.frame_values(),
             n_features,
             hop_seconds,
             frame_seconds,
@@ -391,9 +438,15 @@ impl AnomalyScorer {
             recent_next: 0,
             recent_len: 0,
             open: None,
-            frontend,
+            frontends,
             model,
         })
+    }
+
+    /// Input channels: a push of features takes this many interleaved values per sample
+    /// frame.
+    pub fn channels(&self) -> usize {
+        self.model.channels()
     }
 
     /// The model.
@@ -423,52 +476,62 @@ impl AnomalyScorer {
         Ok(())
     }
 
-    /// Pushes samples (for a values model, one value per row); `out` hears every score and
-    /// event of the windows they complete.
+    /// Pushes samples (for a values model, one value per row; for a model of several
+    /// channels, interleaved sample frames); `out` hears every score and event of the
+    /// windows they complete. A chunk with a NaN or infinite sample is rejected whole.
     pub fn push(
         &mut self,
         samples: &[f32],
         mut out: impl FnMut(AnomalyOutput),
     ) -> Result<(), DetectorError> {
-        match self.frontend.take() {
-            Some(mut frontend) => {
-                let mut failure = None;
-                let result = frontend.process(samples, |frame| {
-                    if failure.is_none()
-                        && let Err(e) = self.on_frame(frame, &mut out)
-                    {
-                        failure = Some(e);
-                    }
-                });
-                self.frontend = Some(frontend);
-                result?;
-                if let Some(e) = failure {
-                    return Err(e);
-                }
+        let channels = self.model.channels();
+        if !samples.len().is_multiple_of(channels) {
+            return Err(DetectorError::Shape {
+                expected: format!("whole sample frames of {channels} interleaved channels"),
+                found: format!("{} values", samples.len()),
+            });
+        }
+        if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
+            return Err(DetectorError::Samples(hark_dsp::ProcessError::NonFinite {
+                index,
+                value: samples[index],
+            }));
+        }
+        if self.frontends.is_empty() {
+            for value in samples {
+                self.on_frame(std::slice::from_ref(value), &mut out)?;
             }
-            None => {
-                if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
-                    return Err(DetectorError::Samples(hark_dsp::ProcessError::NonFinite {
-                        index,
-                        value: samples[index],
-                    }));
-                }
-                for value in samples {
-                    self.on_frame(std::slice::from_ref(value), &mut out)?;
-                }
+            return self.flush(&mut out);
+        }
+        if channels > 1 {
+            for (c, buffer) in self.channel_samples.iter_mut().enumerate() {
+                buffer.clear();
+                buffer.extend(samples.iter().skip(c).step_by(channels));
             }
         }
+        for (c, frontend) in self.frontends.iter_mut().enumerate() {
+            let input = if channels > 1 {
+                &self.channel_samples[c]
+            } else {
+                samples
+            };
+            let frames = &mut self.channel_frames[c];
+            frames.clear();
+            frontend.process(input, |frame| frames.extend_from_slice(frame))?;
+        }
+        self.stack_frames(&mut out)?;
         self.flush(&mut out)
     }
 
-    /// Pushes feature frames computed elsewhere (`n_features` values each, in order).
+    /// Pushes feature frames computed elsewhere ([`AnomalyModel::frame_values`] values each:
+    /// every channel's features, channel 0 first; in order).
     pub fn push_frames(
         &mut self,
         frames: &[f32],
         mut out: impl FnMut(AnomalyOutput),
     ) -> Result<(), DetectorError> {
-        check_frames(frames, self.n_features)?;
-        for frame in frames.chunks_exact(self.n_features) {
+        check_frames(frames, self.frame_values)?;
+        for frame in frames.chunks_exact(self.frame_values) {
             self.on_frame(frame, &mut out)?;
         }
         self.flush(&mut out)
@@ -477,12 +540,12 @@ impl AnomalyScorer {
     /// Ends the stream: scores what is pending and closes an open event. The scorer then
     /// starts a new stream.
     pub fn finish(&mut self, mut out: impl FnMut(AnomalyOutput)) -> Result<(), DetectorError> {
-        if let Some(frontend) = &mut self.frontend {
-            let mut frames = Vec::new();
+        for (frontend, frames) in self.frontends.iter_mut().zip(&mut self.channel_frames) {
+            frames.clear();
             frontend.finish(|f| frames.extend_from_slice(f));
-            for frame in frames.chunks_exact(self.n_features) {
-                self.on_frame(frame, &mut out)?;
-            }
+        }
+        if !self.frontends.is_empty() {
+            self.stack_frames(&mut out)?;
         }
         self.flush(&mut out)?;
         if let Some(event) = self.open.take() {
@@ -491,10 +554,31 @@ impl AnomalyScorer {
         self.frames_seen = 0;
         self.recent_len = 0;
         self.recent_next = 0;
-        if let Some(frontend) = &mut self.frontend {
+        for frontend in &mut self.frontends {
             frontend.reset();
         }
         Ok(())
+    }
+
+    /// Feeds the frames in `channel_frames` (the same count for every channel: the front
+    /// ends saw the same number of samples) to the window, each channel's side by side.
+    fn stack_frames(&mut self, out: &mut impl FnMut(AnomalyOutput)) -> Result<(), DetectorError> {
+        let n = self.n_features;
+        let count = self.channel_frames[0].len() / n;
+        debug_assert!(self.channel_frames.iter().all(|f| f.len() == count * n));
+        let mut stacked = std::mem::take(&mut self.stacked);
+        let mut result = Ok(());
+        for i in 0..count {
+            for (c, frames) in self.channel_frames.iter().enumerate() {
+                stacked[c * n..(c + 1) * n].copy_from_slice(&frames[i * n..(i + 1) * n]);
+            }
+            result = self.on_frame(&stacked, out);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.stacked = stacked;
+        result
     }
 
     fn on_frame(
@@ -502,7 +586,7 @@ impl AnomalyScorer {
         frame: &[f32],
         out: &mut impl FnMut(AnomalyOutput),
     ) -> Result<(), DetectorError> {
-        let n = self.n_features;
+        let n = self.frame_values;
         self.window.copy_within(n.., 0);
         let end = self.window.len();
         self.window[end - n..].copy_from_slice(frame);
@@ -596,6 +680,9 @@ pub struct FitParams {
     pub calibration: Calibration,
     /// The fraction at the end of every recording held back for calibration.
     pub holdout: f64,
+    /// Input channels whose feature frames the recordings hold side by side (1: one
+    /// channel); written to the model as `hark.anomaly.channels` when above 1.
+    pub channels: usize,
 }
 
 impl Default for FitParams {
@@ -606,6 +693,7 @@ impl Default for FitParams {
             smoothing_frames: 8,
             calibration: Calibration::Gamma { false_alarm: 1e-5 },
             holdout: 0.15,
+            channels: 1,
         }
     }
 }
@@ -693,8 +781,9 @@ pub const MIN_HOLDOUT_WINDOWS: usize = 50;
 /// Fits an autoencoder to normal data and calibrates its threshold: the ONNX file's bytes
 /// (metadata included) and a report.
 ///
-/// `recordings` holds each normal recording's frames (`input.n_features()` values per
-/// frame, frame after frame); windows never span two recordings. The last `holdout` of
+/// `recordings` holds each normal recording's frames (`params.channels ×
+/// input.n_features()` values per frame, channel 0's features first, frame after frame);
+/// windows never span two recordings. The last `holdout` of
 /// every recording is held back: the threshold is the `percentile` of its smoothed scores,
 /// computed by the same [`AnomalyScorer`] that scores new data. `progress` hears
 /// `(epoch, epochs, loss)`.
@@ -704,10 +793,18 @@ pub fn fit_anomaly(
     params: &FitParams,
     mut progress: impl FnMut(usize, usize, f32),
 ) -> Result<(Vec<u8>, FitReport), DetectorError> {
-    let n = input.n_features();
+    let bad = |problem: String| DetectorError::Fit(problem);
+    if !(1..=MAX_CHANNELS).contains(&params.channels)
+        || (params.channels > 1 && input == AnomalyInput::Values)
+    {
+        return Err(bad(format!(
+            "{} channels: a features model takes 1 to {MAX_CHANNELS}, a values model 1",
+            params.channels
+        )));
+    }
+    let n = params.channels * input.n_features();
     let context = params.context_frames.max(1);
     let dim = context * n;
-    let bad = |problem: String| DetectorError::Fit(problem);
     if !(params.holdout > 0.0 && params.holdout < 1.0) {
         return Err(bad(format!(
             "the held-back fraction must be between 0 and 1, not {}",
@@ -823,6 +920,12 @@ pub fn fit_anomaly(
     ];
     if let AnomalyInput::Features(config) = &input {
         metadata.push((keys::FEATURE_CONFIG.to_string(), config.to_string()));
+    }
+    if params.channels > 1 {
+        metadata.push((
+            keys::ANOMALY_CHANNELS.to_string(),
+            params.channels.to_string(),
+        ));
     }
     let bytes = to_onnx(&net, &metadata);
     // Calibrate with the scorer itself, on the tract-loaded model.
@@ -1049,5 +1152,136 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("too little normal data"), "{err}");
+    }
+
+    /// Two channels of a 1-kHz sensor: a fitted model records them, and the scorer reads
+    /// interleaved samples, gives every chunking the same scores, matches per-channel front
+    /// ends stacked by hand, and rejects a half sample frame or a NaN whole.
+    #[test]
+    fn channels_stack_side_by_side() {
+        let rate = SampleRate::new(1_000).unwrap();
+        let input = AnomalyPreset::Vibration.input(rate);
+        let AnomalyInput::Features(config) = input.clone() else {
+            unreachable!("vibration reads features")
+        };
+        let interleaved = |seconds: usize, seed: f32| -> Vec<f32> {
+            (0..seconds * 1_000)
+                .flat_map(|i| {
+                    let t = i as f32 / 1_000.0;
+                    let hiss = ((i as f32 * 12.9898 + seed).sin() * 43758.547).fract() - 0.5;
+                    [
+                        (t * 50.0 * std::f32::consts::TAU).sin() + 0.1 * hiss,
+                        0.3 * (t * 120.0 * std::f32::consts::TAU).sin() - 0.05 * hiss,
+                    ]
+                })
+                .collect()
+        };
+        let stacked = |samples: &[f32]| -> Vec<f32> {
+            let per_channel: Vec<Vec<f32>> = (0..2)
+                .map(|c| {
+                    let mut frontend = Frontend::new(rate, config.clone()).unwrap();
+                    let own: Vec<f32> = samples.iter().skip(c).step_by(2).copied().collect();
+                    let mut frames = Vec::new();
+                    frontend
+                        .process(&own, |f| frames.extend_from_slice(f))
+                        .unwrap();
+                    frames
+                })
+                .collect();
+            let n = config.n_features();
+            (0..per_channel[0].len() / n)
+                .flat_map(|i| {
+                    let (a, b) = (&per_channel[0], &per_channel[1]);
+                    a[i * n..(i + 1) * n]
+                        .iter()
+                        .chain(&b[i * n..(i + 1) * n])
+                        .copied()
+                })
+                .collect()
+        };
+        let params = FitParams {
+            channels: 2,
+            train: TrainParams {
+                hidden: vec![16, 4],
+                epochs: 2,
+                ..TrainParams::default()
+            },
+            ..FitParams::default()
+        };
+        let normal = interleaved(60, 0.0);
+        let (bytes, report) =
+            fit_anomaly(input.clone(), &[stacked(&normal)], &params, |_, _, _| {}).unwrap();
+        assert_eq!(report.dim, 5 * 2 * config.n_features());
+        let model = AnomalyModel::from_bytes(&bytes).unwrap();
+        assert_eq!(model.channels(), 2);
+        assert_eq!(model.frame_values(), 2 * config.n_features());
+
+        let test = interleaved(6, 7.0);
+        let scores = |chunks: &mut dyn Iterator<Item = &[f32]>| {
+            let mut scorer = AnomalyScorer::new(model.clone(), rate).unwrap();
+            let mut scores = Vec::new();
+            let mut sink = |o| {
+                if let AnomalyOutput::Score(s) = o {
+                    scores.push(s.score);
+                }
+            };
+            for chunk in chunks {
+                scorer.push(chunk, &mut sink).unwrap();
+            }
+            scorer.finish(&mut sink).unwrap();
+            scores
+        };
+        let whole = scores(&mut std::iter::once(test.as_slice()));
+        assert!(whole.len() > 40);
+        let mut sizes = [2usize, 34, 1000, 6, 512].into_iter().cycle();
+        let mut rest = test.as_slice();
+        let mut pieces = Vec::new();
+        while !rest.is_empty() {
+            let n = sizes.next().unwrap().min(rest.len());
+            pieces.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        assert_eq!(
+            scores(&mut pieces.into_iter()),
+            whole,
+            "chunking changed the scores"
+        );
+        let mut by_hand = AnomalyScorer::new(model.clone(), rate).unwrap();
+        let mut hand = Vec::new();
+        by_hand
+            .push_frames(&stacked(&test), |o| {
+                if let AnomalyOutput::Score(s) = o {
+                    hand.push(s.score);
+                }
+            })
+            .unwrap();
+        assert_eq!(hand[..], whole[..hand.len()], "stacked by hand");
+
+        let mut scorer = AnomalyScorer::new(model, rate).unwrap();
+        let err = scorer.push(&test[..3], |_| {}).unwrap_err();
+        assert!(err.to_string().contains("2 interleaved channels"), "{err}");
+        let mut bad = test[..100].to_vec();
+        bad[41] = f32::NAN;
+        let err = scorer.push(&bad, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("41"), "{err}");
+        // Nothing of the rejected chunks went in: the same scores as before.
+        let mut again = Vec::new();
+        scorer
+            .push(&test, |o| {
+                if let AnomalyOutput::Score(s) = o {
+                    again.push(s.score);
+                }
+            })
+            .unwrap();
+        assert_eq!(again[..], whole[..again.len()]);
+
+        let err = fit_anomaly(
+            AnomalyInput::Values,
+            &[vec![0.0; 4000]],
+            &params,
+            |_, _, _| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("a values model 1"), "{err}");
     }
 }

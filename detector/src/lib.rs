@@ -18,8 +18,9 @@
 //! Anomaly detection: [`fit_anomaly`] fits an autoencoder to normal data (Hark's own trainer,
 //! no Python) and writes an ONNX model with its feature config, normalisation and calibrated
 //! threshold; [`AnomalyScorer`] scores samples with it (scores per frame, events when the
-//! smoothed score crosses the threshold); [`SeriesDetector`] scores a single series with no
-//! training data, learning from its first points.
+//! smoothed score crosses the threshold; for a model of several channels, such as the axes
+//! of a vibration sensor, every channel's features side by side); [`SeriesDetector`] scores
+//! a single series with no training data, learning from its first points.
 //!
 //! ```
 //! use hark_detector::{AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer, fit_anomaly};
@@ -51,7 +52,8 @@ mod series;
 
 pub use anomaly::{
     AnomalyEvent, AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer,
-    Calibration, FitParams, FitReport, FrameScore, MIN_HOLDOUT_WINDOWS, TrainParams, fit_anomaly,
+    Calibration, FitParams, FitReport, FrameScore, MAX_CHANNELS, MIN_HOLDOUT_WINDOWS, TrainParams,
+    fit_anomaly,
 };
 pub use error::DetectorError;
 pub use hark_dsp as dsp;

@@ -37,6 +37,10 @@ pub mod keys {
     pub const ANOMALY_INPUT: &str = "hark.anomaly.input";
     /// Anomaly models: consecutive frames per window.
     pub const ANOMALY_CONTEXT: &str = "hark.anomaly.context_frames";
+    /// Anomaly models, optional (absent: 1): input channels whose feature frames are stacked
+    /// side by side in every frame of the window, channel 0 first (the axes of a vibration
+    /// sensor, the microphones of an array).
+    pub const ANOMALY_CHANNELS: &str = "hark.anomaly.channels";
     /// Anomaly models: scores averaged into the smoothed score.
     pub const ANOMALY_SMOOTHING: &str = "hark.anomaly.smoothing_frames";
     /// Anomaly models: per-dimension means of a window, comma-separated.

@@ -14,7 +14,7 @@ use hark_detector::{
 use hark_dsp::Frontend;
 use serde_json::json;
 
-use crate::input::{self, Format, InputArgs, Reader};
+use crate::input::{self, ChannelSelect, Format, InputArgs, Reader};
 
 /// The kind of data a model is fitted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,6 +51,12 @@ pub struct FitArgs {
     preset: Preset,
     #[command(flatten)]
     source: InputArgs,
+    /// Mix the channels of multi-channel recordings into one (their mean). Without it (and
+    /// without --channel), every channel gets its own features, side by side in the model's
+    /// input, so that a fault only one axis or microphone picks up is not averaged away;
+    /// the recordings scored then need the same channels.
+    #[arg(long, conflicts_with = "channel")]
+    mix: bool,
     /// Consecutive frames (rows for metric) per window (default: the preset's).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     context: Option<u32>,
@@ -109,21 +115,40 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     if args.preset == Preset::Metric && source_args.rate.is_none() {
         source_args.rate = Some(1);
     }
+    let select = match source_args.channel {
+        Some(k) => ChannelSelect::Only(k),
+        None if args.mix || args.preset == Preset::Metric => ChannelSelect::Mix,
+        None => ChannelSelect::All,
+    };
     // The first file's rate sets a vibration model's rate; the others are resampled to it.
-    let mut input: Option<AnomalyInput> = None;
+    // Its channel count sets the model's; the others must have as many.
+    let mut input: Option<(AnomalyInput, usize, &PathBuf)> = None;
     let mut recordings = Vec::new();
     let mut seconds = 0.0;
     for file in &files {
-        let mut source = Reader::new(input::open(file, &source_args)?, &source_args, file);
-        let rate = source.rate();
-        let input = input.get_or_insert_with(|| preset.input(rate));
+        let source = input::open_as(file, &source_args, select)?;
+        let mut source = Reader::new(source, &source_args, file);
+        let (rate, channels) = (source.rate(), source.channels());
+        let (input, first_channels, first) =
+            input.get_or_insert_with(|| (preset.input(rate), channels, file));
+        if channels != *first_channels {
+            bail!(
+                "{}: {channels} channels, but {} has {}: a model gives every channel its own \
+                 features, so all recordings need the same channels (--mix or --channel K \
+                 fits a model of one)",
+                file.display(),
+                first.display(),
+                first_channels
+            );
+        }
         let (frames, duration) =
             read_frames(&mut source, input).with_context(|| format!("{}", file.display()))?;
         seconds += duration;
         recordings.push(frames);
     }
-    let input = input.context("no input files")?;
+    let (input, channels, _) = input.context("no input files")?;
     let mut params = preset.fit_params();
+    params.channels = channels;
     if let Some(c) = args.context {
         params.context_frames = c as usize;
     }
@@ -146,14 +171,16 @@ pub fn fit(args: &FitArgs) -> Result<()> {
         params.train.epochs = e;
     }
     params.train.seed = args.seed;
-    let frames: usize = recordings
-        .iter()
-        .map(|r| r.len() / input.n_features())
-        .sum();
+    let frame_values = channels * input.n_features();
+    let frames: usize = recordings.iter().map(|r| r.len() / frame_values).sum();
+    let layout = if channels > 1 {
+        format!("{channels} channels side by side, {frame_values} values")
+    } else {
+        format!("{frame_values} value(s)")
+    };
     eprintln!(
-        "hark: fit: {} file(s), {seconds:.1} s, {frames} frames of {} value(s)",
+        "hark: fit: {} file(s), {seconds:.1} s, {frames} frames of {layout}",
         files.len(),
-        input.n_features()
     );
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -247,30 +274,60 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// All frames of a source for `input`, and its duration in seconds.
+/// All frames of a source for `input` (for several channels, every channel's features side
+/// by side, channel 0 first), and its duration in seconds.
 fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f64)> {
     let rate = source.rate();
-    let mut frontend = match input {
-        AnomalyInput::Features(config) => Some(Frontend::new(rate, config.clone())?),
-        AnomalyInput::Values => None,
+    let channels = source.channels();
+    let mut frontends = match input {
+        AnomalyInput::Features(config) => (0..channels)
+            .map(|_| Frontend::new(rate, config.clone()))
+            .collect::<Result<Vec<_>, _>>()?,
+        AnomalyInput::Values => Vec::new(),
     };
-    let mut frames = Vec::new();
+    // Per channel: its samples of the chunk, and all its frames.
+    let mut channel_samples = vec![Vec::new(); channels];
+    let mut channel_frames = vec![Vec::new(); frontends.len()];
+    let mut values = Vec::new();
     let mut chunk = Vec::new();
     let mut samples = 0u64;
-    while source.next(1 << 16, &mut chunk)? > 0 {
-        match &mut frontend {
-            Some(f) => {
-                f.process(&chunk, |frame| frames.extend_from_slice(frame))
-                    .with_context(|| format!("after sample frame {samples}"))?;
-            }
-            None => frames.extend_from_slice(&chunk),
+    loop {
+        let n = source.next(1 << 16, &mut chunk)?;
+        if n == 0 {
+            break;
         }
-        samples += chunk.len() as u64;
+        if frontends.is_empty() {
+            values.extend_from_slice(&chunk);
+        }
+        for (c, (frontend, frames)) in frontends.iter_mut().zip(&mut channel_frames).enumerate() {
+            let own = &mut channel_samples[c];
+            own.clear();
+            own.extend(chunk.iter().skip(c).step_by(channels));
+            frontend
+                .process(own, |frame| frames.extend_from_slice(frame))
+                .with_context(|| format!("after sample frame {samples}"))?;
+        }
+        samples += n as u64;
     }
-    if let Some(f) = &mut frontend {
-        f.finish(|frame| frames.extend_from_slice(frame));
+    for (frontend, frames) in frontends.iter_mut().zip(&mut channel_frames) {
+        frontend.finish(|frame| frames.extend_from_slice(frame));
     }
-    Ok((frames, samples as f64 / f64::from(rate.hz())))
+    let seconds = samples as f64 / f64::from(rate.hz());
+    if frontends.is_empty() {
+        return Ok((values, seconds));
+    }
+    if channels == 1 {
+        return Ok((channel_frames.swap_remove(0), seconds));
+    }
+    let n = input.n_features();
+    let count = channel_frames[0].len() / n;
+    let mut stacked = Vec::with_capacity(count * n * channels);
+    for i in 0..count {
+        for frames in &channel_frames {
+            stacked.extend_from_slice(&frames[i * n..(i + 1) * n]);
+        }
+    }
+    Ok((stacked, seconds))
 }
 
 /// Runs `hark score`.
@@ -295,11 +352,29 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     if values && source_args.rate.is_none() {
         source_args.rate = Some(1);
     }
-    let mut source = Reader::new(
-        input::open(&args.input, &source_args)?,
-        &source_args,
-        &args.input,
-    );
+    let channels = model.channels();
+    let opened = if channels > 1 {
+        if let Some(k) = source_args.channel {
+            bail!(
+                "--channel {k}: the model reads {channels} channels side by side (it was \
+                 fitted on a {channels}-channel recording); score the same channels, or fit \
+                 a model of one channel with --channel or --mix"
+            );
+        }
+        let opened = input::open_as(&args.input, &source_args, ChannelSelect::All)?;
+        if opened.channels() != channels {
+            bail!(
+                "{}: {} channel(s), but the model reads {channels} side by side (it was fitted \
+                 on a {channels}-channel recording)",
+                args.input.display(),
+                opened.channels()
+            );
+        }
+        opened
+    } else {
+        input::open(&args.input, &source_args)?
+    };
+    let mut source = Reader::new(opened, &source_args, &args.input);
     let mut scorer = AnomalyScorer::new(model, source.rate())?;
     if let Some(t) = args.threshold {
         scorer.set_threshold(t)?;
@@ -314,13 +389,17 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     let mut fresh = Vec::new();
     let mut offset = 0u64;
     let name = args.input.display();
-    while source.next(4096, &mut chunk)? > 0 {
+    loop {
+        let n = source.next(4096, &mut chunk)?;
+        if n == 0 {
+            break;
+        }
         source.take_timestamps(&mut fresh);
         printer.stamps.extend(fresh.drain(..));
         scorer
             .push(&chunk, |o| printer.print(&o))
             .with_context(|| format!("{name}: after sample frame {offset}"))?;
-        offset += chunk.len() as u64;
+        offset += n as u64;
         // Keep the timestamps an open event may still need, drop the rest.
         let keep_from = scorer
             .open_event()

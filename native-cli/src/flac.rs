@@ -1,4 +1,4 @@
-//! FLAC input as mono `f32` chunks, decoded with symphonia.
+//! FLAC input as `f32` chunks (mono, or every channel interleaved), decoded with symphonia.
 
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub struct FlacSource {
     total: Option<u64>,
     select: ChannelSelect,
     lenient: bool,
-    /// Decoded mono samples not handed out yet.
+    /// Decoded samples not handed out yet (`select.width(channels)` per frame).
     pending: Vec<f32>,
     pending_at: usize,
     interleaved: Vec<f32>,
@@ -38,6 +38,11 @@ pub struct FlacSource {
 }
 
 impl FlacSource {
+    /// Values per frame handed out.
+    fn width(&self) -> usize {
+        self.select.width(self.channels)
+    }
+
     /// Opens `path` and reads its stream header. With `lenient`, a damaged frame becomes
     /// silence of its length (or ends the input if its length is unknown) with a warning,
     /// instead of an error.
@@ -131,8 +136,8 @@ impl FlacSource {
                     buffer.copy_to_vec_interleaved(&mut self.interleaved);
                     let before = self.pending.len();
                     self.select
-                        .mono(&self.interleaved, self.channels, &mut self.pending);
-                    self.decoded += (self.pending.len() - before) as u64;
+                        .apply(&self.interleaved, self.channels, &mut self.pending);
+                    self.decoded += ((self.pending.len() - before) / self.width()) as u64;
                     return Ok(true);
                 }
                 Err(DecodeError::DecodeError(what)) => {
@@ -176,7 +181,8 @@ impl FlacSource {
         match length.filter(|&n| n > 0 && n <= 1 << 20) {
             Some(n) => {
                 eprintln!("hark: warning: {message}; {n} frames of silence in its place");
-                self.pending.resize(self.pending.len() + n as usize, 0.0);
+                self.pending
+                    .resize(self.pending.len() + n as usize * self.width(), 0.0);
                 self.decoded += n;
                 Ok(true)
             }
@@ -200,12 +206,17 @@ impl Source for FlacSource {
         self.total
     }
 
-    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+    fn channels(&self) -> usize {
+        self.width()
+    }
+
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }
-        while out.len() < max_frames && !self.ended {
+        let max_values = max_frames * self.width();
+        while out.len() < max_values && !self.ended {
             if self.pending_at == self.pending.len() {
                 match self.decode_next() {
                     Ok(true) => continue,
@@ -220,10 +231,10 @@ impl Source for FlacSource {
                 }
                 continue;
             }
-            let take = (max_frames - out.len()).min(self.pending.len() - self.pending_at);
+            let take = (max_values - out.len()).min(self.pending.len() - self.pending_at);
             out.extend_from_slice(&self.pending[self.pending_at..self.pending_at + take]);
             self.pending_at += take;
         }
-        Ok(out.len())
+        Ok(out.len() / self.width())
     }
 }

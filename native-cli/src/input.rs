@@ -1,6 +1,7 @@
 //! Inputs of every command that reads audio or sensor samples: WAV and FLAC files, raw PCM and
-//! CSV sensor lines on stdin. Each becomes a [`Source`] of mono `f32` chunks; [`Reader`] adds
-//! real-time pacing and a progress bar.
+//! CSV sensor lines on stdin. Each becomes a [`Source`] of `f32` chunks, mono (the mean of
+//! the channels, or one of them) or every channel interleaved ([`ChannelSelect::All`]);
+//! [`Reader`] adds real-time pacing and a progress bar.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -12,13 +13,15 @@ use hark_dsp::SampleRate;
 use crate::flac::FlacSource;
 use crate::wav::WavSource;
 
-/// Which channel(s) become the mono signal.
+/// Which channel(s) a source hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelSelect {
     /// The mean of all channels.
     Mix,
     /// One channel, counted from 0.
     Only(usize),
+    /// Every channel, interleaved as in the input.
+    All,
 }
 
 impl ChannelSelect {
@@ -38,12 +41,26 @@ impl ChannelSelect {
         Ok(())
     }
 
-    /// Mixes (or picks from) interleaved frames into `out`.
-    pub fn mono(self, interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+    /// Values per sample frame handed out, for an input of `channels`.
+    pub fn width(self, channels: usize) -> usize {
+        match self {
+            ChannelSelect::All => channels,
+            ChannelSelect::Mix | ChannelSelect::Only(_) => 1,
+        }
+    }
+
+    /// Mixes, picks from or copies interleaved frames into `out`.
+    pub fn apply(self, interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+        if self == ChannelSelect::All {
+            let whole = interleaved.len() / channels * channels;
+            out.extend_from_slice(&interleaved[..whole]);
+            return;
+        }
         for frame in interleaved.chunks_exact(channels) {
             out.push(match self {
                 ChannelSelect::Mix => frame.iter().sum::<f32>() / channels as f32,
                 ChannelSelect::Only(k) => frame[k],
+                ChannelSelect::All => unreachable!("copied above"),
             });
         }
     }
@@ -112,12 +129,18 @@ impl InputArgs {
     }
 }
 
-/// Mono samples from a file or stream.
+/// Samples from a file or stream: mono, or every channel interleaved.
 pub trait Source {
     /// The input's sample rate.
     fn rate(&self) -> SampleRate;
-    /// Reads up to `max_frames` frames into `out` (cleared first) as mono; `Ok(0)` at the end.
-    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize>;
+    /// Values per sample frame that [`read`](Self::read) hands out: 1, or the input's
+    /// channel count with [`ChannelSelect::All`].
+    fn channels(&self) -> usize {
+        1
+    }
+    /// Reads up to `max_frames` sample frames into `out` (cleared first), `channels()` values
+    /// each; the number of frames, `Ok(0)` at the end.
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize>;
     /// Frames in the whole input, when the header says.
     fn total_frames(&self) -> Option<u64> {
         None
@@ -130,8 +153,15 @@ pub trait Source {
     }
 }
 
-/// Opens `path` (`-` for stdin) as the arguments say.
+/// Opens `path` (`-` for stdin) as the arguments say: mono, the mean of the channels unless
+/// `--channel` picks one.
 pub fn open(path: &Path, args: &InputArgs) -> Result<Box<dyn Source>> {
+    open_as(path, args, args.select())
+}
+
+/// Opens `path` (`-` for stdin) handing out the channels `select` says (`args.channel` is
+/// not looked at).
+pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<Box<dyn Source>> {
     let name = path.display().to_string();
     let stdin = path == Path::new("-");
     let format = match args.format {
@@ -159,18 +189,18 @@ pub fn open(path: &Path, args: &InputArgs) -> Result<Box<dyn Source>> {
     Ok(match format {
         Format::Wav if stdin => bail!("WAV on stdin is not supported: give the file's path"),
         Format::Flac if stdin => bail!("FLAC on stdin is not supported: give the file's path"),
-        Format::Wav => Box::new(WavSource::open(path, args.select(), args.lenient)?),
-        Format::Flac => Box::new(FlacSource::open(path, args.select(), args.lenient)?),
+        Format::Wav => Box::new(WavSource::open(path, select, args.lenient)?),
+        Format::Flac => Box::new(FlacSource::open(path, select, args.lenient)?),
         Format::S16le | Format::F32le => {
             let channels = usize::from(args.channels);
-            args.select().check(&name, channels)?;
+            select.check(&name, channels)?;
             Box::new(RawSource {
                 name,
                 reader: BufReader::with_capacity(1 << 16, reader(path)?),
                 float: format == Format::F32le,
                 rate: rate()?,
                 channels,
-                select: args.select(),
+                select,
                 lenient: args.lenient,
                 bytes: Vec::new(),
                 values: Vec::new(),
@@ -178,7 +208,7 @@ pub fn open(path: &Path, args: &InputArgs) -> Result<Box<dyn Source>> {
             })
         }
         Format::Csv => {
-            if args.channel.is_some_and(|k| k > 0) {
+            if matches!(select, ChannelSelect::Only(k) if k > 0) {
                 bail!("{name}: CSV input has one value column: channel 0 only");
             }
             Box::new(CsvSource {
@@ -241,7 +271,11 @@ impl Source for RawSource {
         self.rate
     }
 
-    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+    fn channels(&self) -> usize {
+        self.select.width(self.channels)
+    }
+
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         let width = if self.float { 4 } else { 2 };
         let frame_bytes = width * self.channels;
@@ -290,9 +324,10 @@ impl Source for RawSource {
                     .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0),
             );
         }
-        self.select.mono(&self.values, self.channels, out);
-        self.frames_read += out.len() as u64;
-        Ok(out.len())
+        self.select.apply(&self.values, self.channels, out);
+        let frames = self.values.len() / self.channels;
+        self.frames_read += frames as u64;
+        Ok(frames)
     }
 }
 
@@ -379,7 +414,7 @@ impl Source for CsvSource {
         std::mem::swap(out, &mut self.timestamps);
     }
 
-    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         while out.len() < max_frames {
             let Some(line) = self.next_line()? else {
@@ -461,12 +496,18 @@ impl Reader {
         self.source.rate()
     }
 
+    /// Values per sample frame in the chunks (1 unless every channel was asked for).
+    pub fn channels(&self) -> usize {
+        self.source.channels()
+    }
+
     /// The timestamps of the values read since the last call (CSV input), one per value.
     pub fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
         self.source.take_timestamps(out);
     }
 
-    /// The next chunk of at most `max_frames` (20 ms when paced); `Ok(0)` at the end.
+    /// The next chunk of at most `max_frames` sample frames (20 ms when paced), `channels()`
+    /// values each; the number of frames, `Ok(0)` at the end.
     pub fn next(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         let rate = f64::from(self.source.rate().hz());
         let max = if self.realtime {
@@ -474,7 +515,7 @@ impl Reader {
         } else {
             max_frames
         };
-        let n = self.source.read_mono(max, out)?;
+        let n = self.source.read(max, out)?;
         self.frames += n as u64;
         if self.realtime {
             let due = Duration::from_secs_f64(self.frames as f64 / rate);

@@ -115,7 +115,7 @@ fn read_all(path: &Path, args: &InputArgs) -> Result<(Vec<f32>, hark_dsp::Sample
     let mut source = input::open(path, args)?;
     let mut all = Vec::new();
     let mut chunk = Vec::new();
-    while source.read_mono(1 << 16, &mut chunk)? > 0 {
+    while source.read(1 << 16, &mut chunk)? > 0 {
         all.extend_from_slice(&chunk);
     }
     Ok((all, source.rate()))

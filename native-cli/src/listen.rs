@@ -271,7 +271,8 @@ impl Capture {
             let n = chunk.len() / channels;
             for (slot, frame) in block.iter_mut().zip(chunk.chunks_exact(channels)) {
                 *slot = match self.select {
-                    ChannelSelect::Mix => {
+                    // The live input is mono: `All` is never asked for here.
+                    ChannelSelect::Mix | ChannelSelect::All => {
                         frame.iter().map(|&s| f32::from_sample_(s)).sum::<f32>() / channels as f32
                     }
                     ChannelSelect::Only(k) => f32::from_sample_(frame[k]),

@@ -277,7 +277,7 @@ fn detect_file(
     let mut chunk = Vec::new();
     let mut stamps = Vec::new();
     let mut timestamps = Vec::new();
-    while source.read_mono(1 << 14, &mut chunk)? > 0 {
+    while source.read(1 << 14, &mut chunk)? > 0 {
         values.extend_from_slice(&chunk);
         source.take_timestamps(&mut stamps);
         timestamps.append(&mut stamps);

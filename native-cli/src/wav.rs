@@ -1,4 +1,4 @@
-//! WAV input as mono `f32` chunks, read incrementally: any rate, any channel count, PCM 8 to 32
+//! WAV input as `f32` chunks (mono, or every channel interleaved), read incrementally: any rate, any channel count, PCM 8 to 32
 //! bit or float, WAVE_FORMAT_EXTENSIBLE included (hound).
 
 use std::fs::File;
@@ -68,7 +68,11 @@ impl Source for WavSource {
         Some(u64::from(self.reader.duration()))
     }
 
-    fn read_mono(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+    fn channels(&self) -> usize {
+        self.select.width(self.channels)
+    }
+
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         if let Some(e) = self.deferred.take() {
             return Err(e);
@@ -76,22 +80,23 @@ impl Source for WavSource {
         if self.ended {
             return Ok(0);
         }
+        let width = self.select.width(self.channels);
         match self.read_inner(max_frames, out) {
             Ok(n) => Ok(n),
             Err(e) if !self.lenient && !out.is_empty() => {
                 self.ended = true;
-                self.frames_read += out.len() as u64;
+                self.frames_read += (out.len() / width) as u64;
                 self.deferred = Some(e);
-                Ok(out.len())
+                Ok(out.len() / width)
             }
             Err(e) if self.lenient => {
                 eprintln!(
                     "hark: warning: {e:#}; keeping the {} frames before it",
-                    self.frames_read + out.len() as u64
+                    self.frames_read + (out.len() / width) as u64
                 );
                 self.ended = true;
-                self.frames_read += out.len() as u64;
-                Ok(out.len())
+                self.frames_read += (out.len() / width) as u64;
+                Ok(out.len() / width)
             }
             Err(e) => Err(e),
         }
@@ -113,19 +118,23 @@ impl WavSource {
                 frames_read + values / channels as u64
             )
         };
+        // With every channel asked for, the values of a frame wait in `frame` until it is
+        // whole, so that a chunk never ends in the middle of one.
+        let mut frame = Vec::with_capacity(channels);
         let mut take = |value: f32, out: &mut Vec<f32>| {
             match self.select {
                 ChannelSelect::Mix => frame_sum += value,
                 ChannelSelect::Only(k) if k == in_frame => frame_sum = value,
                 ChannelSelect::Only(_) => {}
+                ChannelSelect::All => frame.push(value),
             }
             in_frame += 1;
             if in_frame == channels {
-                let v = match self.select {
-                    ChannelSelect::Mix => frame_sum / channels as f32,
-                    ChannelSelect::Only(_) => frame_sum,
-                };
-                out.push(v);
+                match self.select {
+                    ChannelSelect::Mix => out.push(frame_sum / channels as f32),
+                    ChannelSelect::Only(_) => out.push(frame_sum),
+                    ChannelSelect::All => out.append(&mut frame),
+                }
                 frame_sum = 0.0;
                 in_frame = 0;
             }
@@ -153,7 +162,8 @@ impl WavSource {
                 channels
             );
         }
-        self.frames_read += out.len() as u64;
-        Ok(out.len())
+        let frames = out.len() / self.select.width(channels);
+        self.frames_read += frames as u64;
+        Ok(frames)
     }
 }

@@ -7,7 +7,9 @@
 //! - `anomaly/<preset>/features`: the front end alone (FFT, bands, log);
 //! - `anomaly/<preset>/model`: the autoencoder and the error on the precomputed windows;
 //! - `anomaly/<preset>/scorer`: the whole `AnomalyScorer` (front end, window, model, error,
-//!   smoothing, threshold) fed 4096-sample chunks.
+//!   smoothing, threshold) fed 4096-sample chunks;
+//! - `anomaly/vibration-3ch/scorer`: the same for three axes side by side (a model of 3
+//!   channels), per time frame (three channels' feature frames).
 //!
 //! Criterion's throughput is in frames: the time per element is the cost per frame.
 //!
@@ -101,6 +103,53 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
+    // Three axes side by side (a model of 3 channels: 960 values per window); throughput in
+    // time frames, each of them three channels' feature frames.
+    let preset = AnomalyPreset::Vibration;
+    let input = preset.input(rate);
+    let axes: Vec<f32> = samples
+        .iter()
+        .zip(machine(16_000, 60.0, 5, &[]))
+        .flat_map(|(&a, b)| [a, 0.6 * a + 0.05 * b, 0.3 * a - 0.05 * b])
+        .collect();
+    let per_axis: Vec<Vec<f32>> = (0..3)
+        .map(|c| {
+            let own: Vec<f32> = axes.iter().skip(c).step_by(3).copied().collect();
+            frames_of(&input, rate, &own)
+        })
+        .collect();
+    let n = input.n_features();
+    let count = per_axis[0].len() / n;
+    let stacked: Vec<f32> = (0..count)
+        .flat_map(|i| {
+            per_axis
+                .iter()
+                .flat_map(move |f| f[i * n..(i + 1) * n].iter().copied())
+        })
+        .collect();
+    let params = FitParams {
+        channels: 3,
+        train: TrainParams {
+            epochs: 1,
+            min_steps: 100,
+            ..preset.fit_params().train
+        },
+        ..preset.fit_params()
+    };
+    let (bytes, _) = fit_anomaly(input, &[stacked], &params, |_, _, _| {}).unwrap();
+    let model = AnomalyModel::from_bytes(&bytes).unwrap();
+    let mut scorer = AnomalyScorer::new(model, rate).unwrap();
+    group.throughput(Throughput::Elements(count as u64));
+    group.bench_function("vibration-3ch/scorer", |b| {
+        b.iter(|| {
+            let mut count = 0usize;
+            for chunk in axes.chunks(3 * 4096) {
+                scorer.push(chunk, |_| count += 1).unwrap();
+            }
+            scorer.finish(|_| count += 1).unwrap();
+            black_box(count)
+        });
+    });
     group.finish();
 }
 

@@ -334,6 +334,14 @@ impl Monitor {
                  fit one with --preset audio or vibration",
             ));
         };
+        if model.channels() > 1 {
+            return Err(JsError::new(&format!(
+                "this anomaly model reads {} channels side by side (hark fit on a \
+                 multi-channel recording), but the page hears one microphone: fit it with \
+                 --channel K or --mix",
+                model.channels()
+            )));
+        }
         // A front end at the model's own rate: the frames come from a FeatureStream.
         let scorer = AnomalyScorer::new(model, config.sample_rate)?;
         Ok(Monitor {

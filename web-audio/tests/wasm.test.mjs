@@ -1,13 +1,15 @@
 // The Wasm module in Node: the same pipeline as the native build, and clear errors.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DIST, ROOT, nativeDetect, readWav } from './common.mjs';
+import { DIST, ROOT, harkBin, nativeDetect, readWav } from './common.mjs';
 
 const glue = await import(join(DIST, 'hark_web_audio.js'));
 const wasm = glue.initSync({ module: readFileSync(join(DIST, 'hark_web_audio_bg.wasm')) });
-const { Detector, FeatureStream, Spotter } = glue;
+const { Detector, FeatureStream, Monitor, Spotter } = glue;
 const SAMPLE = join(ROOT, 'assets/sample.wav');
 
 test('the whole pipeline in Wasm gives the events of the native hark detect', () => {
@@ -71,4 +73,38 @@ test('bad input is a clear error', () => {
   assert.throws(() => fs.process(128), /not finite/);
   assert.equal(fs.process(0), 0);
   assert.deepEqual(spotter.labels().length, 12);
+});
+
+test('an anomaly model of three channels is a clear error for the page, which hears one', () => {
+  const work = mkdtempSync(join(tmpdir(), 'hark-wasm-test-'));
+  try {
+    // 30 s of three axes at 8 kHz, raw interleaved f32le: a 50 Hz shaft on each, at its own gain, and some hiss.
+    const rate = 8000;
+    const frames = 30 * rate;
+    const axes = new Float32Array(3 * frames);
+    let state = 1;
+    for (let i = 0; i < frames; i++) {
+      const shaft = 0.3 * Math.sin((2 * Math.PI * 50 * i) / rate) + 0.1 * Math.sin((2 * Math.PI * 150 * i) / rate);
+      [1, 0.6, 0.3].forEach((gain, c) => {
+        state = (state * 1103515245 + 12345) % 2147483648;
+        axes[3 * i + c] = gain * shaft + 0.02 * (state / 2147483648 - 0.5);
+      });
+    }
+    const raw = join(work, 'axes.f32');
+    writeFileSync(raw, Buffer.from(axes.buffer));
+    const model = join(work, 'axes.onnx');
+    const fit = (...extra) =>
+      execFileSync(
+        harkBin(),
+        ['fit', '--normal', raw, '--format', 'f32le', '--rate', `${rate}`, '--channels', '3', '--preset', 'vibration', '-o', model, ...extra],
+        { stdio: 'ignore' },
+      );
+    fit();
+    assert.throws(() => new Monitor(readFileSync(model)), /reads 3 channels side by side.*hears one microphone/);
+    // The same recording fitted as one channel (their mean) loads.
+    fit('--mix');
+    assert.equal(typeof new Monitor(readFileSync(model)).feature_config(), 'string');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
