@@ -386,6 +386,42 @@ fn a_fault_on_one_axis_of_three_is_found() {
         "mixed {mixed_cover:?} against {stacked_cover:?}"
     );
 
+    // Three channels from FLAC (`tests/data/three_axes.flac`, made by `tests/data/make.py`:
+    // tones on each axis) score exactly as the same 16-bit samples in a WAV.
+    let flac = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/three_axes.flac");
+    let twin = dir.path().join("three_axes.wav");
+    let spec = hound::WavSpec {
+        channels: 3,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&twin, spec).unwrap();
+    for i in 0..16_000 {
+        for f in [50.0f64, 120.0, 310.0] {
+            let phase = std::f64::consts::TAU * f * f64::from(i) / 8_000.0;
+            let v = 6000.0 * phase.sin() + 2000.0 * (3.1 * phase).sin();
+            writer.write_sample(v.round_ties_even() as i16).unwrap();
+        }
+    }
+    writer.finalize().unwrap();
+    let scores = |input: &Path| {
+        json_lines(&hark(&[
+            "score",
+            path(input),
+            "--model",
+            path(&stacked),
+            "--json",
+        ]))
+    };
+    let (from_flac, from_wav) = (scores(&flac), scores(&twin));
+    let frames = from_flac
+        .iter()
+        .filter(|l| l.get("score").is_some())
+        .count();
+    assert_eq!(frames, (16_000 - 512) / 256 + 1 - 4);
+    assert_eq!(from_flac, from_wav);
+
     // The model reads three channels: a mono recording, or one channel of three, is a
     // clear error, and so is fitting recordings of different channel counts.
     let mono = dir.path().join("mono.wav");
