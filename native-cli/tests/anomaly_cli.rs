@@ -397,11 +397,13 @@ fn a_fault_on_one_axis_of_three_is_found() {
         sample_format: hound::SampleFormat::Int,
     };
     let mut writer = hound::WavWriter::create(&twin, spec).unwrap();
+    let mut raw = Vec::new();
     for i in 0..16_000 {
         for f in [50.0f64, 120.0, 310.0] {
             let phase = std::f64::consts::TAU * f * f64::from(i) / 8_000.0;
-            let v = 6000.0 * phase.sin() + 2000.0 * (3.1 * phase).sin();
-            writer.write_sample(v.round_ties_even() as i16).unwrap();
+            let v = (6000.0 * phase.sin() + 2000.0 * (3.1 * phase).sin()).round_ties_even() as i16;
+            writer.write_sample(v).unwrap();
+            raw.extend_from_slice(&v.to_le_bytes());
         }
     }
     writer.finalize().unwrap();
@@ -421,6 +423,37 @@ fn a_fault_on_one_axis_of_three_is_found() {
         .count();
     assert_eq!(frames, (16_000 - 512) / 256 + 1 - 4);
     assert_eq!(from_flac, from_wav);
+    // And as raw interleaved PCM on stdin.
+    let args = [
+        "score",
+        "-",
+        "--model",
+        path(&stacked),
+        "--json",
+        "--format",
+        "s16le",
+        "--rate",
+        "8000",
+        "--channels",
+        "3",
+    ];
+    assert_eq!(json_lines(&hark_stdin(&args, &raw)), from_wav);
+    let args = [
+        "score",
+        "-",
+        "--model",
+        path(&stacked),
+        "--format",
+        "s16le",
+        "--rate",
+        "8000",
+    ];
+    let out = hark_stdin(&args, &raw);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-: 1 channel(s), but the model reads 3"),
+        "{err}"
+    );
 
     // The model reads three channels: a mono recording, or one channel of three, is a
     // clear error, and so is fitting recordings of different channel counts.
