@@ -133,7 +133,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
             input.get_or_insert_with(|| (preset.input(rate), channels, file));
         if channels != *first_channels {
             bail!(
-                "{}: {channels} channels, but {} has {}: a model gives every channel its own \
+                "{}: {channels} channel(s), but {} has {}: a model gives every channel its own \
                  features, so all recordings need the same channels (--mix or --channel K \
                  fits a model of one)",
                 file.display(),

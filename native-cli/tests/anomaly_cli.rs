@@ -491,7 +491,7 @@ fn a_fault_on_one_axis_of_three_is_found() {
             "--preset",
             "vibration",
         ]),
-        "1 channels, but",
+        "1 channel(s), but",
     );
     assert!(!both.exists());
     // One channel picked, or the mean (recordings of any channel counts), fits a model of
