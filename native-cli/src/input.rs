@@ -51,17 +51,15 @@ impl ChannelSelect {
 
     /// Mixes, picks from or copies interleaved frames into `out`.
     pub fn apply(self, interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
-        if self == ChannelSelect::All {
-            let whole = interleaved.len() / channels * channels;
-            out.extend_from_slice(&interleaved[..whole]);
-            return;
-        }
-        for frame in interleaved.chunks_exact(channels) {
-            out.push(match self {
-                ChannelSelect::Mix => frame.iter().sum::<f32>() / channels as f32,
-                ChannelSelect::Only(k) => frame[k],
-                ChannelSelect::All => unreachable!("copied above"),
-            });
+        let frames = interleaved.chunks_exact(channels);
+        match self {
+            ChannelSelect::Mix => {
+                out.extend(frames.map(|f| f.iter().sum::<f32>() / channels as f32));
+            }
+            ChannelSelect::Only(k) => out.extend(frames.map(|f| f[k])),
+            ChannelSelect::All => {
+                out.extend_from_slice(&interleaved[..interleaved.len() / channels * channels]);
+            }
         }
     }
 }

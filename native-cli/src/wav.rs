@@ -1,5 +1,5 @@
-//! WAV input as `f32` chunks (mono, or every channel interleaved), read incrementally: any rate, any channel count, PCM 8 to 32
-//! bit or float, WAVE_FORMAT_EXTENSIBLE included (hound).
+//! WAV input as `f32` chunks (mono, or every channel interleaved), read incrementally: any
+//! rate, any channel count, PCM 8 to 32 bit or float, WAVE_FORMAT_EXTENSIBLE included (hound).
 
 use std::fs::File;
 use std::io::BufReader;
