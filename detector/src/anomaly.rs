@@ -114,12 +114,6 @@ impl AnomalyModel {
             Ok(_) => number(keys::ANOMALY_CHANNELS, MAX_CHANNELS)?,
             Err(_) => 1,
         };
-        if channels > 1 && input == AnomalyInput::Values {
-            return Err(DetectorError::Metadata {
-                key: keys::ANOMALY_CHANNELS,
-                problem: format!("{channels} channels, but a values model reads one"),
-            });
-        }
         let frame_values = channels * input.n_features();
         let dim = context * frame_values;
         let floats = |key: &'static str| -> Result<Vec<f32>, DetectorError> {
@@ -477,8 +471,9 @@ impl AnomalyScorer {
     }
 
     /// Pushes samples (for a values model, one value per row; for a model of several
-    /// channels, interleaved sample frames); `out` hears every score and event of the
-    /// windows they complete. A chunk with a NaN or infinite sample is rejected whole.
+    /// channels, interleaved sample frames, or rows of one value per channel); `out` hears
+    /// every score and event of the windows they complete. A chunk with a NaN or infinite
+    /// sample is rejected whole.
     pub fn push(
         &mut self,
         samples: &[f32],
@@ -498,8 +493,8 @@ impl AnomalyScorer {
             }));
         }
         if self.frontends.is_empty() {
-            for value in samples {
-                self.on_frame(std::slice::from_ref(value), &mut out)?;
+            for row in samples.chunks_exact(channels) {
+                self.on_frame(row, &mut out)?;
             }
             return self.flush(&mut out);
         }
@@ -794,11 +789,9 @@ pub fn fit_anomaly(
     mut progress: impl FnMut(usize, usize, f32),
 ) -> Result<(Vec<u8>, FitReport), DetectorError> {
     let bad = |problem: String| DetectorError::Fit(problem);
-    if !(1..=MAX_CHANNELS).contains(&params.channels)
-        || (params.channels > 1 && input == AnomalyInput::Values)
-    {
+    if !(1..=MAX_CHANNELS).contains(&params.channels) {
         return Err(bad(format!(
-            "{} channels: a features model takes 1 to {MAX_CHANNELS}, a values model 1",
+            "{} channels: a model takes 1 to {MAX_CHANNELS}",
             params.channels
         )));
     }
@@ -1275,13 +1268,11 @@ mod tests {
             .unwrap();
         assert_eq!(again[..], whole[..again.len()]);
 
-        let err = fit_anomaly(
-            AnomalyInput::Values,
-            &[vec![0.0; 4000]],
-            &params,
-            |_, _, _| {},
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("a values model 1"), "{err}");
+        let params = FitParams {
+            channels: 65,
+            ..params
+        };
+        let err = fit_anomaly(input, &[vec![0.0; 65 * 4000]], &params, |_, _, _| {}).unwrap_err();
+        assert!(err.to_string().contains("1 to 64"), "{err}");
     }
 }

@@ -51,10 +51,10 @@ pub struct FitArgs {
     preset: Preset,
     #[command(flatten)]
     source: InputArgs,
-    /// Mix the channels of multi-channel recordings into one (their mean). Without it (and
-    /// without --channel), every channel gets its own features, side by side in the model's
-    /// input, so that a fault only one axis or microphone picks up is not averaged away;
-    /// the recordings scored then need the same channels.
+    /// Mix the channels of multi-channel recordings (or the value columns of CSV rows) into
+    /// one (their mean). Without it (and without --channel), every channel gets its own
+    /// features, side by side in the model's input, so that a fault only one axis or sensor
+    /// picks up is not averaged away; the recordings scored then need the same channels.
     #[arg(long, conflicts_with = "channel")]
     mix: bool,
     /// Consecutive frames (rows for metric) per window (default: the preset's).
@@ -117,7 +117,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     }
     let select = match source_args.channel {
         Some(k) => ChannelSelect::Only(k),
-        None if args.mix || args.preset == Preset::Metric => ChannelSelect::Mix,
+        None if args.mix => ChannelSelect::Mix,
         None => ChannelSelect::All,
     };
     // The first file's rate sets a vibration model's rate; the others are resampled to it.

@@ -77,7 +77,8 @@ pub enum Format {
     S16le,
     /// Raw interleaved 32-bit float little-endian PCM (needs --rate, --channels).
     F32le,
-    /// Text lines of sensor readings, `timestamp,value` or just `value` (needs --rate).
+    /// Text lines of sensor readings: `value`, `timestamp,value` or `timestamp,value,...` for
+    /// several sensors (needs --rate).
     Csv,
 }
 
@@ -105,7 +106,7 @@ pub struct InputArgs {
     /// Interleaved channels of raw PCM input.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub channels: u16,
-    /// Use only this channel (from 0) instead of the mean of all channels.
+    /// Use only this channel (from 0; for CSV, this value column) instead of the mean of all.
     #[arg(long)]
     pub channel: Option<usize>,
     /// On corrupt or truncated data, warn and keep what decoded (damaged FLAC frames become
@@ -206,19 +207,24 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
             })
         }
         Format::Csv => {
-            if matches!(select, ChannelSelect::Only(k) if k > 0) {
-                bail!("{name}: CSV input has one value column: channel 0 only");
-            }
-            Box::new(CsvSource {
+            let mut source = CsvSource {
                 name,
                 reader: BufReader::with_capacity(1 << 16, reader(path)?),
                 rate: rate()?,
+                select,
                 bad_lines: args.bad_lines,
                 line: Vec::with_capacity(MAX_LINE + 1),
                 line_number: 0,
                 skipped: 0,
+                columns: None,
+                ahead: None,
                 timestamps: Vec::new(),
-            })
+            };
+            // The first row says how many value columns there are.
+            source.ahead = source.next_row()?;
+            let columns = source.columns.unwrap_or(1);
+            select.check(&format!("{} (value columns)", source.name), columns)?;
+            Box::new(source)
         }
         Format::Auto => unreachable!("resolved above"),
     })
@@ -329,16 +335,23 @@ impl Source for RawSource {
     }
 }
 
-/// CSV sensor readings, one per line: `value` or `timestamp,value`. A first line that is not
-/// a number is taken as a header.
+/// CSV sensor readings, one row per line: `value`, `timestamp,value` or, for several
+/// sensors, `timestamp,value,value,...` (the first field of a row of two or more is its
+/// timestamp). A first line that is not numbers is taken as a header. Every row must have
+/// the value columns of the first; the columns are channels ([`ChannelSelect`]).
 struct CsvSource {
     name: String,
     reader: BufReader<Box<dyn Read>>,
     rate: SampleRate,
+    select: ChannelSelect,
     bad_lines: BadLines,
     line: Vec<u8>,
     line_number: u64,
     skipped: u64,
+    /// Value columns, from the first row.
+    columns: Option<usize>,
+    /// The first row, read when the file was opened.
+    ahead: Option<(Option<String>, Vec<f32>)>,
     timestamps: Vec<Option<String>>,
 }
 
@@ -402,21 +415,13 @@ impl CsvSource {
     }
 }
 
-impl Source for CsvSource {
-    fn rate(&self) -> SampleRate {
-        self.rate
-    }
-
-    fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
-        out.clear();
-        std::mem::swap(out, &mut self.timestamps);
-    }
-
-    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
-        out.clear();
-        while out.len() < max_frames {
+impl CsvSource {
+    /// The next good row: its timestamp and values; `None` at the end. Bad lines are
+    /// skipped with a warning or fail, as `bad_lines` says.
+    fn next_row(&mut self) -> Result<Option<(Option<String>, Vec<f32>)>> {
+        loop {
             let Some(line) = self.next_line()? else {
-                break;
+                return Ok(None);
             };
             if line.is_err() {
                 self.bad(&format!("longer than {MAX_LINE} bytes"))?;
@@ -432,21 +437,75 @@ impl Source for CsvSource {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let (stamp, field) = match text.rsplit_once(',') {
-                Some((stamp, field)) => (Some(stamp.trim()), field.trim()),
+            let (stamp, fields) = match text.split_once(',') {
+                Some((stamp, fields)) => (Some(stamp.trim()), fields),
                 None => (None, text),
             };
-            match field.parse::<f32>() {
-                Ok(v) if v.is_finite() => {
-                    out.push(v);
-                    self.timestamps.push(stamp.map(str::to_string));
+            let mut values = Vec::new();
+            let mut problem = None;
+            for field in fields.split(',').map(str::trim) {
+                match field.parse::<f32>() {
+                    Ok(v) if v.is_finite() => values.push(v),
+                    Ok(_) => problem = Some((format!("{field:?} is not a finite number"), false)),
+                    Err(_) => problem = Some((format!("{field:?} is not a number"), true)),
                 }
-                Ok(_) => self.bad(&format!("{field:?} is not a finite number"))?,
-                Err(_) if self.line_number == 1 => {} // a header
-                Err(_) => self.bad(&format!("{field:?} is not a number"))?,
+                if problem.is_some() {
+                    break;
+                }
             }
+            match problem {
+                Some((_, true)) if self.line_number == 1 => continue, // a header
+                Some((problem, _)) => {
+                    self.bad(&problem)?;
+                    continue;
+                }
+                None => {}
+            }
+            match self.columns {
+                None => self.columns = Some(values.len()),
+                Some(n) if n != values.len() => {
+                    let problem = format!("{} values, but the first row has {n}", values.len());
+                    self.bad(&problem)?;
+                    continue;
+                }
+                Some(_) => {}
+            }
+            return Ok(Some((stamp.map(str::to_string), values)));
         }
-        Ok(out.len())
+    }
+}
+
+impl Source for CsvSource {
+    fn rate(&self) -> SampleRate {
+        self.rate
+    }
+
+    fn channels(&self) -> usize {
+        self.select.width(self.columns.unwrap_or(1))
+    }
+
+    fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
+        out.clear();
+        std::mem::swap(out, &mut self.timestamps);
+    }
+
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        let mut frames = 0;
+        while frames < max_frames {
+            let row = match self.ahead.take() {
+                Some(row) => row,
+                None => match self.next_row()? {
+                    Some(row) => row,
+                    None => break,
+                },
+            };
+            let (stamp, values) = row;
+            self.select.apply(&values, values.len(), out);
+            self.timestamps.push(stamp);
+            frames += 1;
+        }
+        Ok(frames)
     }
 }
 

@@ -526,3 +526,121 @@ fn a_fault_on_one_axis_of_three_is_found() {
         assert!(scores.iter().filter(|l| l.get("score").is_some()).count() > 500);
     }
 }
+
+/// CSV rows of three sensors, `timestamp,a,b,c`: the columns are a model's channels, a fault
+/// in one column is found at its rows, a row of other columns is skipped with a warning, and
+/// rows of one value are a clear error for the model.
+#[test]
+fn csv_rows_of_three_sensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.csv");
+    let test = dir.path().join("test.csv");
+    let model = dir.path().join("plant.onnx");
+    let row = |i: usize, bump: f64| {
+        let t = i as f64;
+        let noise = |k: f64| ((t * 12.9898 + k).sin() * 43758.547).fract() * 0.1;
+        let day = t * std::f64::consts::TAU / 96.0;
+        format!(
+            "{i},{:.4},{:.4},{:.4}\n",
+            20.0 + 3.0 * day.sin() + noise(1.0),
+            1013.0 + 2.0 * (day + 1.0).sin() + noise(2.0),
+            0.2 * day.cos() + 0.5 * noise(3.0) + bump
+        )
+    };
+    let mut text = String::from("t,temperature,pressure,vibration\n");
+    for i in 0..4000 {
+        text += &row(i, 0.0);
+    }
+    std::fs::write(&normal, text).unwrap();
+    let mut text = String::from("t,temperature,pressure,vibration\n");
+    for i in 10_000..10_600 {
+        text += &row(
+            i,
+            if (10_400..10_430).contains(&i) {
+                0.5
+            } else {
+                0.0
+            },
+        );
+        if i == 10_100 {
+            text += "10100.5,20.0,1013.0\n";
+        }
+    }
+    std::fs::write(&test, &text).unwrap();
+    let out = fit(&normal, &model, "metric");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("3 channels side by side, 3 values"), "{log}");
+
+    let out = hark(&["score", path(&test), "--model", path(&model), "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("2 values, but the first row has 3; skipped"),
+        "{err}"
+    );
+    let lines = json_lines(&out);
+    let scores = lines.iter().filter(|l| l.get("score").is_some()).count();
+    assert_eq!(
+        scores,
+        600 - 31,
+        "one score per good row after the first window"
+    );
+    let events: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["event"] == "anomaly").collect();
+    // The bump's event, and any other far weaker (this model's threshold, from 600 held-back
+    // rows, let one of 0.03 through at the start; the bump peaks near 3).
+    let span = |e: &serde_json::Value| -> (f64, f64, f64) {
+        let at = |k: &str| e[k].as_str().unwrap().parse::<f64>().unwrap();
+        (at("start"), at("end"), e["peak"].as_f64().unwrap())
+    };
+    let (bump, other): (Vec<_>, Vec<_>) = events
+        .iter()
+        .map(|e| span(e))
+        .partition(|&(start, end, _)| start <= 10_429.0 + 33.0 && end >= 10_400.0);
+    assert_eq!(bump.len(), 1, "{events:?}");
+    let (start, end, peak) = bump[0];
+    assert!(
+        (10_400.0..10_410.0).contains(&start) && end <= 10_429.0 + 31.0 + 2.0,
+        "{events:?}"
+    );
+    assert!(other.iter().all(|o| o.2 < peak / 20.0), "{events:?}");
+
+    let one = dir.path().join("one.csv");
+    std::fs::write(&one, "t,temperature\n1,20.0\n2,20.1\n").unwrap();
+    let out = hark(&["score", path(&one), "--model", path(&model)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 channel(s), but the model reads 3"), "{err}");
+    // --channel picks a column; past the last one it is a clear error.
+    let out = hark(&[
+        "score",
+        path(&test),
+        "--model",
+        path(&model),
+        "--channel",
+        "3",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--channel 3: the model reads 3 channels"),
+        "{err}"
+    );
+    let single = dir.path().join("single.onnx");
+    let out = hark(&[
+        "fit",
+        "--normal",
+        path(&normal),
+        "--output",
+        path(&single),
+        "--preset",
+        "metric",
+        "--channel",
+        "3",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("channel 3 asked for, but the input has 3 (0 to 2)"),
+        "{err}"
+    );
+}
