@@ -47,9 +47,11 @@ function assertClean(report) {
     `the output ran dry ${s.underruns} times (${s.underrunSeconds} s of ${report.seconds} s)`,
   );
   // Wall time per quantum: the worklet's own work is about 2 us, so a quantum of 3 ms or more
-  // is the audio thread preempted by the system (a few in 14,000 on this shared machine); a
-  // front end that really took that long would make a large share of them late.
-  assert.ok(s.late <= s.quanta / 200, `${s.late} quanta took 3 ms or more (longest ${s.maxQuantumMs} ms)`);
+  // is the audio thread preempted by the system: 0 to 11 in 14,500 on an idle machine, up to
+  // 0.74 % of them in a CI run on a busy host. A front end that really took that long would
+  // make most quanta late, or at least the one in four that completes a 10-ms frame; the
+  // bound (5 %) catches that, not the host's noise.
+  assert.ok(s.late <= s.quanta / 20, `${s.late} quanta took 3 ms or more (longest ${s.maxQuantumMs} ms)`);
   assert.equal(s.droppedFrames, 0);
   assert.equal(s.rejected, 0);
 }
