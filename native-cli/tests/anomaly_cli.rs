@@ -28,21 +28,28 @@ fn fit(normal: &Path, model: &Path, preset: &str) -> std::process::Output {
 }
 
 /// Three accelerometer axes at 8 kHz, 24-bit: the one machine seen by each axis at its own
-/// gain, with its own sensor noise (a quiet second machine of another seed).
-fn three_axes(seconds: f64, seed: u64, episodes: &[Episode]) -> Vec<f32> {
-    let shaft = machine(8_000, seconds, seed, episodes);
+/// gain (1, 0.6, 0.3), with its own sensor noise (a quiet second machine of another seed);
+/// what the faults of `episodes` add to the machine reaches axis `k` at `fault_gains[k]`.
+fn axes(seconds: f64, seed: u64, episodes: &[Episode], fault_gains: [f32; 3]) -> Vec<f32> {
+    let healthy = machine(8_000, seconds, seed, &[]);
+    let faulty = machine(8_000, seconds, seed, episodes);
     let noise: Vec<Vec<f32>> = (0..3)
         .map(|k| machine(8_000, seconds, 100 + seed * 10 + k, &[]))
         .collect();
-    (0..shaft.len())
+    (0..healthy.len())
         .flat_map(|i| {
-            [
-                shaft[i] + 0.05 * noise[0][i],
-                shaft[i] * 0.6 + 0.05 * noise[1][i],
-                shaft[i] * 0.3 + 0.05 * noise[2][i],
-            ]
+            let fault = faulty[i] - healthy[i];
+            let axis = |k: usize, gain: f32| {
+                healthy[i] * gain + fault_gains[k] * fault + 0.05 * noise[k][i]
+            };
+            [axis(0, 1.0), axis(1, 0.6), axis(2, 0.3)]
         })
         .collect()
+}
+
+/// [`axes`] with the faults on every axis at the machine's gain there.
+fn three_axes(seconds: f64, seed: u64, episodes: &[Episode]) -> Vec<f32> {
+    axes(seconds, seed, episodes, [1.0, 0.6, 0.3])
 }
 
 #[test]
@@ -265,24 +272,10 @@ fn errors_are_clear() {
     );
 }
 
-/// Three axes where a bearing defect reaches the third only (the radial axis in its load
-/// zone): the shaft on every axis at its own gain, the impacts on axis 2 at `gain`.
+/// [`axes`] where a bearing defect reaches the third only (the radial axis in its load
+/// zone), at `gain`.
 fn one_axis_bearing(seconds: f64, seed: u64, episodes: &[Episode], gain: f32) -> Vec<f32> {
-    let healthy = machine(8_000, seconds, seed, &[]);
-    let faulty = machine(8_000, seconds, seed, episodes);
-    let noise: Vec<Vec<f32>> = (0..3)
-        .map(|k| machine(8_000, seconds, 100 + seed * 10 + k, &[]))
-        .collect();
-    (0..healthy.len())
-        .flat_map(|i| {
-            let impacts = faulty[i] - healthy[i];
-            [
-                healthy[i] + 0.05 * noise[0][i],
-                healthy[i] * 0.6 + 0.05 * noise[1][i],
-                healthy[i] * 0.3 + gain * impacts + 0.05 * noise[2][i],
-            ]
-        })
-        .collect()
+    axes(seconds, seed, episodes, [0.0, 0.0, gain])
 }
 
 /// The share of each episode that the events of `lines` cover (a frame's span is its hop).
