@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hark_dsp::{FeatureConfig, Frontend, SampleRate};
+use hark_dsp::{FeatureConfig, MultichannelFrontend, ProcessError, SampleRate};
 use ndarray::Array2;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -357,21 +357,20 @@ pub enum AnomalyOutput {
 /// [`push`](Self::push), in order.
 ///
 /// A model of several channels ([`AnomalyModel::channels`]) takes interleaved samples, one
-/// front end per channel, and stacks the channels' frames: a fault that only one axis of a
-/// sensor sees is not averaged away with the others.
+/// front end per channel ([`MultichannelFrontend`]), and stacks the channels' frames: a fault
+/// that only one axis of a sensor sees is not averaged away with the others.
 #[derive(Debug)]
 pub struct AnomalyScorer {
+    /// One front end per channel; none for a values model.
+    frontend: Option<MultichannelFrontend>,
+    scoring: Scoring,
+}
+
+/// Everything after the front end: the window, the model runs, smoothing and events.
+#[derive(Debug)]
+struct Scoring {
     model: AnomalyModel,
-    /// One per channel; none for a values model.
-    frontends: Vec<Frontend>,
-    /// Per channel: its samples of the chunk being pushed, and the frames they completed.
-    channel_samples: Vec<Vec<f32>>,
-    channel_frames: Vec<Vec<f32>>,
-    /// One stacked frame (`frame_values`).
-    stacked: Vec<f32>,
-    /// Features per frame of one channel.
-    n_features: usize,
-    /// Values per stacked frame: `channels × n_features`.
+    /// Values per frame: `channels × features`.
     frame_values: usize,
     hop_seconds: f64,
     frame_seconds: f64,
@@ -393,69 +392,64 @@ impl AnomalyScorer {
     /// A scorer for samples at `input_rate` (resampled to the model's rate for features;
     /// for values, the rows per second that give their times).
     pub fn new(model: AnomalyModel, input_rate: SampleRate) -> Result<Self, DetectorError> {
-        let channels = model.channels();
-        let (frontends, hop_seconds, frame_seconds) = match model.input() {
+        let (frontend, hop_seconds, frame_seconds) = match model.input() {
             AnomalyInput::Features(config) => {
-                let frontends = (0..channels)
-                    .map(|_| Frontend::new(input_rate, config.clone()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                model.check_features(frontends[0].extractor().config())?;
+                let frontend =
+                    MultichannelFrontend::new(input_rate, config.clone(), model.channels())?;
+                model.check_features(frontend.frontends()[0].extractor().config())?;
                 let rate = f64::from(config.sample_rate.hz());
                 (
-                    frontends,
+                    Some(frontend),
                     config.hop_length as f64 / rate,
                     config.frame_length as f64 / rate,
                 )
             }
             AnomalyInput::Values => {
                 let period = 1.0 / f64::from(input_rate.hz());
-                (Vec::new(), period, 0.0)
+                (None, period, 0.0)
             }
         };
-        let n_features = model.input().n_features();
         let batch = model.max_batch;
         Ok(AnomalyScorer {
-            channel_samples: vec![Vec::new(); if channels > 1 { channels } else { 0 }],
-            channel_frames: vec![Vec::new(); frontends.len()],
-            stacked: vec![0.0; model.frame_values()],
-            frame_values: model.frame_values(),
-            n_features,
-            hop_seconds,
-            frame_seconds,
-            threshold: model.threshold(),
-            window: vec![0.0; model.dim()],
-            frames_seen: 0,
-            pending: Vec::with_capacity(batch * model.dim()),
-            pending_index: Vec::with_capacity(batch),
-            errors: vec![0.0; batch],
-            recent: vec![0.0; model.smoothing_frames()],
-            recent_next: 0,
-            recent_len: 0,
-            open: None,
-            frontends,
-            model,
+            frontend,
+            scoring: Scoring {
+                frame_values: model.frame_values(),
+                hop_seconds,
+                frame_seconds,
+                threshold: model.threshold(),
+                window: vec![0.0; model.dim()],
+                frames_seen: 0,
+                pending: Vec::with_capacity(batch * model.dim()),
+                pending_index: Vec::with_capacity(batch),
+                errors: vec![0.0; batch],
+                recent: vec![0.0; model.smoothing_frames()],
+                recent_next: 0,
+                recent_len: 0,
+                open: None,
+                model,
+            },
         })
     }
 
     /// Input channels: a push of features takes this many interleaved values per sample
     /// frame.
     pub fn channels(&self) -> usize {
-        self.model.channels()
+        self.scoring.model.channels()
     }
 
     /// The model.
     pub fn model(&self) -> &AnomalyModel {
-        &self.model
+        &self.scoring.model
     }
 
     /// The threshold in use.
     pub fn threshold(&self) -> f32 {
-        self.threshold
+        self.scoring.threshold
     }
 
     /// The event in progress: frames above the threshold, reported once they end.
     pub fn open_event(&self) -> Option<&AnomalyEvent> {
-        self.open.as_ref()
+        self.scoring.open.as_ref()
     }
 
     /// Replaces the model's threshold (infinite: never an event).
@@ -466,56 +460,47 @@ impl AnomalyScorer {
                 found: format!("{threshold}"),
             });
         }
-        self.threshold = threshold;
+        self.scoring.threshold = threshold;
         Ok(())
     }
 
     /// Pushes samples (for a values model, one value per row; for a model of several
     /// channels, interleaved sample frames, or rows of one value per channel); `out` hears
     /// every score and event of the windows they complete. A chunk with a NaN or infinite
-    /// sample is rejected whole.
+    /// sample, or with a partial sample frame, is rejected whole.
     pub fn push(
         &mut self,
         samples: &[f32],
         mut out: impl FnMut(AnomalyOutput),
     ) -> Result<(), DetectorError> {
-        let channels = self.model.channels();
-        if !samples.len().is_multiple_of(channels) {
-            return Err(DetectorError::Shape {
-                expected: format!("whole sample frames of {channels} interleaved channels"),
-                found: format!("{} values", samples.len()),
-            });
-        }
-        if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
-            return Err(DetectorError::Samples(hark_dsp::ProcessError::NonFinite {
-                index,
-                value: samples[index],
-            }));
-        }
-        if self.frontends.is_empty() {
+        let scoring = &mut self.scoring;
+        let Some(frontend) = self.frontend.as_mut() else {
+            let channels = scoring.model.channels();
+            if !samples.len().is_multiple_of(channels) {
+                return Err(DetectorError::Samples(ProcessError::PartialFrame {
+                    channels,
+                    len: samples.len(),
+                }));
+            }
+            if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
+                return Err(DetectorError::Samples(ProcessError::NonFinite {
+                    index,
+                    value: samples[index],
+                }));
+            }
             for row in samples.chunks_exact(channels) {
-                self.on_frame(row, &mut out)?;
+                scoring.on_frame(row, &mut out)?;
             }
-            return self.flush(&mut out);
-        }
-        if channels > 1 {
-            for (c, buffer) in self.channel_samples.iter_mut().enumerate() {
-                buffer.clear();
-                buffer.extend(samples.iter().skip(c).step_by(channels));
+            return scoring.flush(&mut out);
+        };
+        let mut result = Ok(());
+        frontend.process(samples, |frame| {
+            if result.is_ok() {
+                result = scoring.on_frame(frame, &mut out);
             }
-        }
-        for (c, frontend) in self.frontends.iter_mut().enumerate() {
-            let input = if channels > 1 {
-                &self.channel_samples[c]
-            } else {
-                samples
-            };
-            let frames = &mut self.channel_frames[c];
-            frames.clear();
-            frontend.process(input, |frame| frames.extend_from_slice(frame))?;
-        }
-        self.stack_frames(&mut out)?;
-        self.flush(&mut out)
+        })?;
+        result?;
+        scoring.flush(&mut out)
     }
 
     /// Pushes feature frames computed elsewhere ([`AnomalyModel::frame_values`] values each:
@@ -525,57 +510,43 @@ impl AnomalyScorer {
         frames: &[f32],
         mut out: impl FnMut(AnomalyOutput),
     ) -> Result<(), DetectorError> {
-        check_frames(frames, self.frame_values)?;
-        for frame in frames.chunks_exact(self.frame_values) {
-            self.on_frame(frame, &mut out)?;
+        let scoring = &mut self.scoring;
+        check_frames(frames, scoring.frame_values)?;
+        for frame in frames.chunks_exact(scoring.frame_values) {
+            scoring.on_frame(frame, &mut out)?;
         }
-        self.flush(&mut out)
+        scoring.flush(&mut out)
     }
 
     /// Ends the stream: scores what is pending and closes an open event. The scorer then
     /// starts a new stream.
     pub fn finish(&mut self, mut out: impl FnMut(AnomalyOutput)) -> Result<(), DetectorError> {
-        for (frontend, frames) in self.frontends.iter_mut().zip(&mut self.channel_frames) {
-            frames.clear();
-            frontend.finish(|f| frames.extend_from_slice(f));
+        let scoring = &mut self.scoring;
+        let mut result = Ok(());
+        if let Some(frontend) = self.frontend.as_mut() {
+            frontend.finish(|frame| {
+                if result.is_ok() {
+                    result = scoring.on_frame(frame, &mut out);
+                }
+            });
         }
-        if !self.frontends.is_empty() {
-            self.stack_frames(&mut out)?;
-        }
-        self.flush(&mut out)?;
-        if let Some(event) = self.open.take() {
+        let result = result.and_then(|()| scoring.flush(&mut out));
+        if let Some(event) = scoring.open.take() {
             out(AnomalyOutput::Event(event));
         }
-        self.frames_seen = 0;
-        self.recent_len = 0;
-        self.recent_next = 0;
-        for frontend in &mut self.frontends {
+        scoring.frames_seen = 0;
+        scoring.recent_len = 0;
+        scoring.recent_next = 0;
+        scoring.pending.clear();
+        scoring.pending_index.clear();
+        if let Some(frontend) = self.frontend.as_mut() {
             frontend.reset();
         }
-        Ok(())
-    }
-
-    /// Feeds the frames in `channel_frames` (the same count for every channel: the front
-    /// ends saw the same number of samples) to the window, each channel's side by side.
-    fn stack_frames(&mut self, out: &mut impl FnMut(AnomalyOutput)) -> Result<(), DetectorError> {
-        let n = self.n_features;
-        let count = self.channel_frames[0].len() / n;
-        debug_assert!(self.channel_frames.iter().all(|f| f.len() == count * n));
-        let mut stacked = std::mem::take(&mut self.stacked);
-        let mut result = Ok(());
-        for i in 0..count {
-            for (c, frames) in self.channel_frames.iter().enumerate() {
-                stacked[c * n..(c + 1) * n].copy_from_slice(&frames[i * n..(i + 1) * n]);
-            }
-            result = self.on_frame(&stacked, out);
-            if result.is_err() {
-                break;
-            }
-        }
-        self.stacked = stacked;
         result
     }
+}
 
+impl Scoring {
     fn on_frame(
         &mut self,
         frame: &[f32],
@@ -1022,6 +993,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use hark_dsp::Frontend;
 
     #[test]
     fn gamma_calibration_sits_in_the_tail() {

@@ -136,6 +136,16 @@ pub enum ProcessError {
         /// Length given.
         actual: usize,
     },
+    /// An interleaved chunk ends inside a sample frame. The whole chunk was rejected.
+    #[error(
+        "chunk of {len} values is not whole sample frames of {channels} interleaved channels; the chunk was rejected"
+    )]
+    PartialFrame {
+        /// Interleaved channels.
+        channels: usize,
+        /// Values in the chunk.
+        len: usize,
+    },
     /// A whole-signal call got fewer samples than one frame needs.
     #[error("signal has {got} samples, one frame needs {needed}")]
     TooShort {

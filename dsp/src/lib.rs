@@ -24,6 +24,8 @@
 //! - [`Resampler`]: streaming rate conversion with rubato, for 8 kHz, 22.05 kHz, 44.1 kHz,
 //!   48 kHz or any other input.
 //! - [`Frontend`]: the two in one.
+//! - [`MultichannelFrontend`]: one [`Frontend`] per channel of interleaved samples (a stereo
+//!   recording, a triaxial accelerometer), each frame every channel's features side by side.
 //!
 //! Every stage is built once (`new` allocates buffers and plans the FFT) and then processes
 //! caller-owned slices without allocating, locking or doing I/O, so it can run on an audio
@@ -63,6 +65,7 @@ mod config;
 mod error;
 mod extractor;
 mod filterbank;
+mod multichannel;
 mod resample;
 
 pub use config::{
@@ -71,6 +74,7 @@ pub use config::{
 };
 pub use error::{ConfigError, ProcessError};
 pub use extractor::{DEFAULT_QUEUE_FRAMES, FeatureExtractor, Features};
+pub use multichannel::MultichannelFrontend;
 pub use resample::{Frontend, Resampler};
 
 /// The README's examples, compiled and run as doc tests.

@@ -251,12 +251,20 @@ impl Frontend {
         mut on_frame: impl FnMut(&[f32]),
     ) -> Result<usize, ProcessError> {
         check_finite(samples)?;
+        Ok(self.process_finite(samples, &mut on_frame))
+    }
+
+    pub(crate) fn process_finite(
+        &mut self,
+        samples: &[f32],
+        on_frame: &mut impl FnMut(&[f32]),
+    ) -> usize {
         let extractor = &mut self.extractor;
         let mut frames = 0;
         self.resampler.process_finite(samples, &mut |block| {
-            frames += extractor.process_finite(block, &mut on_frame);
+            frames += extractor.process_finite(block, on_frame);
         });
-        Ok(frames)
+        frames
     }
 
     /// Flushes the resampler's tail through the extractor (end of stream); the frames that

@@ -8,7 +8,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use hark_dsp::{FeatureConfig, FeatureExtractor, Frontend, Resampler, SampleRate};
+use hark_dsp::{
+    FeatureConfig, FeatureExtractor, Frontend, MultichannelFrontend, Resampler, SampleRate,
+};
 
 struct Counting;
 
@@ -110,6 +112,47 @@ fn frontend_and_resampler_do_not_allocate() {
         assert_eq!(samples, 32_000, "{rate}");
         assert_eq!(frames, 198, "{rate}");
         assert_eq!(calls, 0, "{rate}: {calls} allocator calls while processing");
+    }
+}
+
+#[test]
+fn multichannel_frontend_does_not_allocate() {
+    for (rate, channels) in [
+        (1_000, 3),
+        (8_000, 2),
+        (44_100, 3),
+        (48_000, 6),
+        (16_000, 2),
+    ] {
+        let seconds = if rate < 8_000 { 20 } else { 2 };
+        let input: Vec<f32> = signal(rate as usize * seconds * channels);
+        let rate = SampleRate::new(rate).expect("non-zero");
+        let config = if rate.hz() == 16_000 {
+            FeatureConfig::kws()
+        } else {
+            FeatureConfig::vibration(rate)
+        };
+        let mut frontend = MultichannelFrontend::new(rate, config, channels).expect("valid");
+        let mut frames = 0;
+        let calls = allocations_during(|| {
+            // Chunks of one to a few thousand sample frames, as devices and files deliver them.
+            for chunk in input.chunks(channels * 1_500) {
+                for part in chunk
+                    .chunks(channels * 37)
+                    .take(3)
+                    .chain([&chunk[(channels * 111).min(chunk.len())..]])
+                {
+                    frontend.process(part, |_| frames += 1).expect("finite");
+                }
+            }
+            frontend.finish(|_| frames += 1);
+            assert!(frontend.process(&[0.0], |_| {}).is_err());
+        });
+        assert!(frames > 20, "{rate:?}");
+        assert_eq!(
+            calls, 0,
+            "{rate:?}, {channels} channels: {calls} allocator calls while processing"
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use hark_detector::{
     AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer, Calibration,
     fit_anomaly,
 };
-use hark_dsp::Frontend;
+use hark_dsp::MultichannelFrontend;
 use serde_json::json;
 
 use crate::input::{self, ChannelSelect, Format, InputArgs, Reader};
@@ -275,20 +275,18 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// All frames of a source for `input` (for several channels, every channel's features side
-/// by side, channel 0 first), and its duration in seconds.
+/// by side, channel 0 first: [`MultichannelFrontend`]), and its duration in seconds.
 fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f64)> {
     let rate = source.rate();
-    let channels = source.channels();
-    let mut frontends = match input {
-        AnomalyInput::Features(config) => (0..channels)
-            .map(|_| Frontend::new(rate, config.clone()))
-            .collect::<Result<Vec<_>, _>>()?,
-        AnomalyInput::Values => Vec::new(),
+    let mut frontend = match input {
+        AnomalyInput::Features(config) => Some(MultichannelFrontend::new(
+            rate,
+            config.clone(),
+            source.channels(),
+        )?),
+        AnomalyInput::Values => None,
     };
-    // Per channel: its samples of the chunk, and all its frames.
-    let mut channel_samples = vec![Vec::new(); channels];
-    let mut channel_frames = vec![Vec::new(); frontends.len()];
-    let mut values = Vec::new();
+    let mut frames = Vec::new();
     let mut chunk = Vec::new();
     let mut samples = 0u64;
     loop {
@@ -296,38 +294,20 @@ fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f
         if n == 0 {
             break;
         }
-        if frontends.is_empty() {
-            values.extend_from_slice(&chunk);
-        }
-        for (c, (frontend, frames)) in frontends.iter_mut().zip(&mut channel_frames).enumerate() {
-            let own = &mut channel_samples[c];
-            own.clear();
-            own.extend(chunk.iter().skip(c).step_by(channels));
-            frontend
-                .process(own, |frame| frames.extend_from_slice(frame))
-                .with_context(|| format!("after sample frame {samples}"))?;
+        match frontend.as_mut() {
+            Some(frontend) => {
+                frontend
+                    .process(&chunk, |frame| frames.extend_from_slice(frame))
+                    .with_context(|| format!("after sample frame {samples}"))?;
+            }
+            None => frames.extend_from_slice(&chunk),
         }
         samples += n as u64;
     }
-    for (frontend, frames) in frontends.iter_mut().zip(&mut channel_frames) {
+    if let Some(frontend) = frontend.as_mut() {
         frontend.finish(|frame| frames.extend_from_slice(frame));
     }
-    let seconds = samples as f64 / f64::from(rate.hz());
-    if frontends.is_empty() {
-        return Ok((values, seconds));
-    }
-    if channels == 1 {
-        return Ok((channel_frames.swap_remove(0), seconds));
-    }
-    let n = input.n_features();
-    let count = channel_frames[0].len() / n;
-    let mut stacked = Vec::with_capacity(count * n * channels);
-    for i in 0..count {
-        for frames in &channel_frames {
-            stacked.extend_from_slice(&frames[i * n..(i + 1) * n]);
-        }
-    }
-    Ok((stacked, seconds))
+    Ok((frames, samples as f64 / f64::from(rate.hz())))
 }
 
 /// Runs `hark score`.
