@@ -1,8 +1,13 @@
 //! WAV input as `f32` chunks (mono, or every channel interleaved), read incrementally: any
 //! rate, any channel count, PCM 8 to 32 bit or float, WAVE_FORMAT_EXTENSIBLE included (hound).
+//!
+//! hound parses the header. The two common layouts, 16-bit integer and 32-bit float samples
+//! in containers of their own size, are then decoded from the data in blocks (hound's sample
+//! iterator reads a file two bytes at a time: it was a quarter of `hark detect`'s CPU with
+//! the streaming keyword model); every other layout goes through hound's iterator.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -10,10 +15,118 @@ use hark_dsp::SampleRate;
 
 use crate::input::{ChannelSelect, Source};
 
+/// Where the samples come from.
+enum Data {
+    /// hound's sample iterator.
+    Hound(hound::WavReader<BufReader<File>>),
+    /// The data chunk itself, decoded here in blocks.
+    Blocks(Blocks),
+}
+
+/// 16-bit integer or 32-bit float samples read from the data chunk in blocks.
+struct Blocks {
+    reader: BufReader<File>,
+    float: bool,
+    /// Values (samples of all channels) left in the data chunk.
+    remaining: u64,
+    bytes: Vec<u8>,
+    values: Vec<f32>,
+}
+
+/// Values decoded per block.
+const BLOCK_VALUES: usize = 8192;
+
+impl Blocks {
+    /// The reader of `reader`'s data chunk, if its samples are 16-bit integers or 32-bit
+    /// floats in containers of that size (none for other layouts).
+    fn new(
+        reader: hound::WavReader<BufReader<File>>,
+    ) -> std::io::Result<Result<Self, hound::WavReader<BufReader<File>>>> {
+        let spec = reader.spec();
+        let float = match (spec.sample_format, spec.bits_per_sample) {
+            (hound::SampleFormat::Int, 16) => false,
+            (hound::SampleFormat::Float, 32) => true,
+            _ => return Ok(Err(reader)),
+        };
+        let values = u64::from(reader.len());
+        let mut inner = reader.into_inner();
+        // hound stopped right after the data chunk's header: its last 4 bytes are the chunk's
+        // length, which gives the size of a sample's container (block align / channels).
+        inner.seek(SeekFrom::Current(-4))?;
+        let mut len = [0u8; 4];
+        inner.read_exact(&mut len)?;
+        let data_len = u64::from(u32::from_le_bytes(len));
+        let container = if float { 4 } else { 2 };
+        if values > 0 && data_len != values * container {
+            // A wider container (a 16-bit sample in 3 or 4 bytes): back to hound.
+            let reader = hound::WavReader::new(rewind_header(inner)?)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            return Ok(Err(reader));
+        }
+        Ok(Ok(Blocks {
+            reader: inner,
+            float,
+            remaining: values,
+            bytes: Vec::with_capacity(BLOCK_VALUES * 4),
+            values: Vec::with_capacity(BLOCK_VALUES),
+        }))
+    }
+
+    /// Decodes up to `max` values into `self.values`; `Err` with the values before it when
+    /// the data ends before its header says.
+    fn read(&mut self, max: usize) -> std::io::Result<()> {
+        let width = if self.float { 4 } else { 2 };
+        let n = (max as u64).min(self.remaining) as usize;
+        self.bytes.resize(n * width, 0);
+        let mut filled = 0;
+        let mut result = Ok(());
+        while filled < self.bytes.len() {
+            match self.reader.read(&mut self.bytes[filled..]) {
+                Ok(0) => {
+                    result = Err(std::io::ErrorKind::UnexpectedEof.into());
+                    break;
+                }
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let whole = filled / width;
+        self.remaining -= whole as u64;
+        self.values.clear();
+        let bytes = &self.bytes[..whole * width];
+        if self.float {
+            self.values.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        } else {
+            let scale = 1.0 / 32_768.0;
+            self.values.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * scale),
+            );
+        }
+        result
+    }
+}
+
+/// `inner` moved back to the start of the file, for hound to read the header again.
+fn rewind_header(mut inner: BufReader<File>) -> std::io::Result<BufReader<File>> {
+    inner.seek(SeekFrom::Start(0))?;
+    Ok(inner)
+}
+
 /// A WAV file being read.
 pub struct WavSource {
     path: PathBuf,
-    reader: hound::WavReader<BufReader<File>>,
+    data: Data,
+    duration: u64,
     rate: SampleRate,
     channels: usize,
     select: ChannelSelect,
@@ -43,9 +156,17 @@ impl WavSource {
         } else {
             1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32
         };
+        let duration = u64::from(reader.duration());
+        let data = match Blocks::new(reader)
+            .with_context(|| format!("cannot read WAV file {}", path.display()))?
+        {
+            Ok(blocks) => Data::Blocks(blocks),
+            Err(reader) => Data::Hound(reader),
+        };
         Ok(WavSource {
             path: path.to_path_buf(),
-            reader,
+            data,
+            duration,
             rate,
             channels,
             select,
@@ -65,7 +186,7 @@ impl Source for WavSource {
     }
 
     fn total_frames(&self) -> Option<u64> {
-        Some(u64::from(self.reader.duration()))
+        Some(self.duration)
     }
 
     fn channels(&self) -> usize {
@@ -106,6 +227,31 @@ impl Source for WavSource {
 impl WavSource {
     fn read_inner(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
         let channels = self.channels;
+        if let Data::Blocks(blocks) = &mut self.data {
+            let width = self.select.width(channels);
+            let mut frames = 0;
+            while frames < max_frames && blocks.remaining > 0 {
+                let want = ((max_frames - frames) * channels)
+                    .min(BLOCK_VALUES / channels * channels)
+                    .max(channels);
+                let result = blocks.read(want);
+                let before = out.len();
+                self.select.apply(&blocks.values, channels, out);
+                frames += (out.len() - before) / width;
+                if let Err(e) = result {
+                    let at = self.frames_read + frames as u64;
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "{}: corrupt or truncated audio data at sample frame {at}",
+                        self.path.display()
+                    )));
+                }
+            }
+            self.frames_read += frames as u64;
+            return Ok(frames);
+        }
+        let Data::Hound(reader) = &mut self.data else {
+            unreachable!("the blocks returned above")
+        };
         let mut frame_sum = 0.0f32;
         let mut in_frame = 0;
         let mut values_read = 0u64;
@@ -140,14 +286,14 @@ impl WavSource {
             }
         };
         if self.float {
-            for s in self.reader.samples::<f32>().take(limit) {
+            for s in reader.samples::<f32>().take(limit) {
                 let s = s.with_context(|| context(values_read))?;
                 take(s, out);
                 values_read += 1;
             }
         } else {
             let scale = self.scale;
-            for s in self.reader.samples::<i32>().take(limit) {
+            for s in reader.samples::<i32>().take(limit) {
                 let s = s.with_context(|| context(values_read))?;
                 take(s as f32 * scale, out);
                 values_read += 1;
@@ -165,5 +311,127 @@ impl WavSource {
         let frames = out.len() / self.select.width(channels);
         self.frames_read += frames as u64;
         Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// Writes three channels of distinct signals in `spec`'s layout; returns the path.
+    fn write(dir: &Path, name: &str, spec: hound::WavSpec, frames: usize) -> PathBuf {
+        let path = dir.join(name);
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..frames {
+            for c in 0..usize::from(spec.channels) {
+                let v = ((i as f32) * (0.01 + 0.02 * c as f32)).sin() * (0.3 + 0.2 * c as f32);
+                match (spec.sample_format, spec.bits_per_sample) {
+                    (hound::SampleFormat::Float, _) => w.write_sample(v).unwrap(),
+                    (_, bits) => w
+                        .write_sample((v * (1u32 << (bits - 1)) as f32) as i32)
+                        .unwrap(),
+                }
+            }
+        }
+        w.finalize().unwrap();
+        path
+    }
+
+    /// Every value of the file by hound's own iterator, scaled as the reader scales them.
+    fn by_hound(path: &Path) -> Vec<f32> {
+        let mut r = hound::WavReader::open(path).unwrap();
+        let spec = r.spec();
+        if spec.sample_format == hound::SampleFormat::Float {
+            r.samples::<f32>().map(Result::unwrap).collect()
+        } else {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>().map(|s| s.unwrap() as f32 * scale).collect()
+        }
+    }
+
+    fn read_all(path: &Path, select: ChannelSelect, chunk: usize) -> Vec<f32> {
+        let mut source = WavSource::open(path, select, false).unwrap();
+        let (mut all, mut out) = (Vec::new(), Vec::new());
+        while source.read(chunk, &mut out).unwrap() > 0 {
+            all.extend_from_slice(&out);
+        }
+        all
+    }
+
+    #[test]
+    fn blocks_decode_as_hound_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let layouts = [
+            ("i16.wav", hound::SampleFormat::Int, 16, true),
+            ("f32.wav", hound::SampleFormat::Float, 32, true),
+            ("i24.wav", hound::SampleFormat::Int, 24, false),
+        ];
+        for (name, sample_format, bits, blocks) in layouts {
+            let spec = hound::WavSpec {
+                channels: 3,
+                sample_rate: 8_000,
+                bits_per_sample: bits,
+                sample_format,
+            };
+            let path = write(dir.path(), name, spec, 20_011);
+            let source = WavSource::open(&path, ChannelSelect::All, false).unwrap();
+            assert_eq!(matches!(source.data, Data::Blocks(_)), blocks, "{name}");
+            let want = by_hound(&path);
+            for chunk in [1, 333, 4096, 100_000] {
+                assert_eq!(read_all(&path, ChannelSelect::All, chunk), want, "{name} {chunk}");
+            }
+            let mut mixed = Vec::new();
+            ChannelSelect::Mix.apply(&want, 3, &mut mixed);
+            assert_eq!(read_all(&path, ChannelSelect::Mix, 777), mixed, "{name}");
+            let second: Vec<f32> = want.iter().skip(1).step_by(3).copied().collect();
+            assert_eq!(read_all(&path, ChannelSelect::Only(1), 50), second, "{name}");
+        }
+    }
+
+    #[test]
+    fn truncated_blocks_keep_the_frames_before_the_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let path = write(dir.path(), "cut.wav", spec, 10_000);
+        let bytes = std::fs::read(&path).unwrap();
+        // Cut inside sample frame 6000 (4 bytes a frame after the 44-byte header).
+        std::fs::write(&path, &bytes[..44 + 6_000 * 4 + 3]).unwrap();
+        let want = by_hound_prefix(&path, 6_000 * 2);
+        let mut source = WavSource::open(&path, ChannelSelect::All, false).unwrap();
+        let (mut all, mut out) = (Vec::new(), Vec::new());
+        let err = loop {
+            match source.read(4096, &mut out) {
+                Ok(0) => panic!("the damage was not reported"),
+                Ok(_) => all.extend_from_slice(&out),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(all, want);
+        assert!(
+            format!("{err:#}").contains("truncated audio data at sample frame 6000"),
+            "{err:#}"
+        );
+        let mut lenient = WavSource::open(&path, ChannelSelect::All, true).unwrap();
+        let mut kept = 0;
+        while lenient.read(4096, &mut out).unwrap() > 0 {
+            kept += out.len() / 2;
+        }
+        assert_eq!(kept, 6_000);
+    }
+
+    /// The first `n` values hound decodes before the damage.
+    fn by_hound_prefix(path: &Path, n: usize) -> Vec<f32> {
+        let mut r = hound::WavReader::open(path).unwrap();
+        r.samples::<i32>()
+            .take(n)
+            .map(|s| s.unwrap() as f32 / 32_768.0)
+            .collect()
     }
 }
