@@ -15,11 +15,12 @@ teachers' probabilities on every training clip becomes a soft target beside its 
 model of the same size learns what several trained with other seeds agree on. The loss is
 `(1 - w) * CE(label) + w * T^2 * KL(teachers_T || student_T)` at temperature T (`--kd-weight`,
 `--kd-temperature`), both weighted by class as the plain loss is. Teachers are window models
-(train.py's output) that take WORK's features. `--kd-agree-only` keeps the distillation term
+(train.py's output) that take WORK's features; the student may be a window or a streaming
+model (a streaming student learns the window teachers' view of its last 96 frames). `--kd-agree-only` keeps the distillation term
 only on the clips whose label is the teachers' most likely class.
 
 Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream]
-       [--step 16] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2] [--kd-agree-only]]
+       [--step 16] [--channels 64] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2] [--kd-agree-only]]
 Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
 """
 
@@ -293,6 +294,7 @@ def main():
                         help="frames per streaming step in the exported model (a multiple of 8)")
     parser.add_argument("--export-only", action="store_true",
                         help="skip training: export WORK/<arch>_weights.pt from an earlier run")
+    parser.add_argument("--channels", type=int, default=64, help="channels of every block (64: the shipped models)")
     parser.add_argument("--out", default=str(ROOT / "models" / "kws" / "kws12.onnx"))
     parser.add_argument("--teachers", help="comma-separated ONNX window models whose mean to distil")
     parser.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation term in the loss")
@@ -315,11 +317,11 @@ def main():
     mean_t = torch.from_numpy(mean.astype(np.float32))
     stream = args.arch == "stream"
     if stream:
-        model = CausalDSTCN(mean, std)
+        model = CausalDSTCN(mean, std, channels=args.channels)
         vx_t = vx_t[:, -WINDOW:]
         cost = f"multiply-adds {macs(model, frames=WINDOW)} per window, {step_macs(model)} per {STEP}-frame step"
     else:
-        model = DSTCN(mean, std)
+        model = DSTCN(mean, std, channels=args.channels)
         cost = f"multiply-adds {macs(model)} per window"
     params = sum(p.numel() for p in model.parameters())
     print(f"{args.arch} model: parameters {params}, {cost}")
@@ -328,8 +330,6 @@ def main():
     weights = torch.tensor(counts.sum() / (len(LABELS) * counts), dtype=torch.float32)
     soft = None
     if args.teachers and not args.export_only:
-        if stream:
-            raise SystemExit("--teachers: distillation is for window models")
         soft = torch.from_numpy(teacher_log_probs(args.teachers.split(","), tx))
         agrees = soft.numpy().argmax(1) == ty
         print(f"teachers agree with the labels on {agrees.mean():.4f} of the training clips")
