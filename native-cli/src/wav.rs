@@ -347,7 +347,9 @@ mod tests {
             r.samples::<f32>().map(Result::unwrap).collect()
         } else {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>().map(|s| s.unwrap() as f32 * scale).collect()
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 * scale)
+                .collect()
         }
     }
 
@@ -380,13 +382,21 @@ mod tests {
             assert_eq!(matches!(source.data, Data::Blocks(_)), blocks, "{name}");
             let want = by_hound(&path);
             for chunk in [1, 333, 4096, 100_000] {
-                assert_eq!(read_all(&path, ChannelSelect::All, chunk), want, "{name} {chunk}");
+                assert_eq!(
+                    read_all(&path, ChannelSelect::All, chunk),
+                    want,
+                    "{name} {chunk}"
+                );
             }
             let mut mixed = Vec::new();
             ChannelSelect::Mix.apply(&want, 3, &mut mixed);
             assert_eq!(read_all(&path, ChannelSelect::Mix, 777), mixed, "{name}");
             let second: Vec<f32> = want.iter().skip(1).step_by(3).copied().collect();
-            assert_eq!(read_all(&path, ChannelSelect::Only(1), 50), second, "{name}");
+            assert_eq!(
+                read_all(&path, ChannelSelect::Only(1), 50),
+                second,
+                "{name}"
+            );
         }
     }
 
