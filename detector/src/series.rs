@@ -9,7 +9,11 @@
 //!   among the last `history` windows of the series (none overlapping it), and the score is
 //!   the share of the last `calibration` raw scores below it: a conformal rank in `[0, 1]`,
 //!   as in the k-nearest-neighbour conformal detector of Burnaev and Ishimtsev (2016). The
-//!   history slides, so the detector adapts to a new normal after `history` points.
+//!   history slides, so the detector adapts to a new normal after `history` points. This runs
+//!   at several time scales ([`NeighbourParams::scales`]; by default the values themselves
+//!   and windows of means of 8 values, 8 apart), each ranking its own raw scores, and the
+//!   score is the mean of the ranks: a chance rank of 1 at one scale is rarely one at the
+//!   other, a real change moves both.
 //! - [`Autoencoder`](SeriesMethod::Autoencoder): the reconstruction error of the window by an
 //!   autoencoder fitted to the probationary windows (the same trainer as
 //!   [`fit_anomaly`](crate::fit_anomaly)) and fine-tuned on recent windows; the error becomes
@@ -22,7 +26,8 @@
 //! tolerance, 5 % of the range by default) scores 1: a level the series has never reached is
 //! anomalous whatever its shape (the "spatial anomaly" of Numenta's HTM detector). A burst of
 //! high scores is reported once: a score counts only while it is the highest of the last
-//! `refractory` points.
+//! `refractory` points; a value beyond the range is reported unless another one was within
+//! the last `refractory` points, even inside a burst of the method's scores.
 
 use std::collections::VecDeque;
 
@@ -76,6 +81,11 @@ pub struct NeighbourParams {
     pub history: usize,
     /// Recent raw scores a raw score is ranked against.
     pub calibration: usize,
+    /// Time scales, in values per step of a window: 1 compares the last `window` values, 8
+    /// the means of 8 values at steps of 8 (a window then spans 8 × `window` values). Each
+    /// scale ranks its own raw scores; the score is the mean of the ranks, so a point scores
+    /// 1 only when it is the most unusual of the recent points at every scale.
+    pub scales: Vec<usize>,
 }
 
 impl Default for NeighbourParams {
@@ -85,6 +95,7 @@ impl Default for NeighbourParams {
             k: 27,
             history: 2000,
             calibration: 600,
+            scales: vec![1, 8],
         }
     }
 }
@@ -158,6 +169,8 @@ pub struct SeriesDetector {
     /// The range of the values seen so far (min > max before the first).
     min: f32,
     max: f32,
+    /// When the last value beyond the range came (`seen` then).
+    last_outside: Option<usize>,
 }
 
 enum Scorer {
@@ -199,6 +212,7 @@ impl SeriesDetector {
             spatial_tolerance: params.spatial_tolerance,
             min: f32::INFINITY,
             max: f32::NEG_INFINITY,
+            last_outside: None,
         }
     }
 
@@ -222,10 +236,23 @@ impl SeriesDetector {
         let outside = self.outside_range(value);
         match (score, outside) {
             _ if in_probation => 0.0,
-            (_, true) => self.report(1.0),
+            (_, true) => self.report_outside(),
             (Some(score), false) => self.report(score),
             (None, false) => 0.0,
         }
+    }
+
+    /// A value beyond the range is reported unless another one was within the last
+    /// `refractory` points, even in a burst of the method's scores: a new level is news
+    /// whatever the shape before it looked like. It ends such a burst (nothing the method
+    /// scores tops its 1).
+    fn report_outside(&mut self) -> f32 {
+        let recent = self
+            .last_outside
+            .is_some_and(|at| self.seen - at <= self.refractory);
+        self.last_outside = Some(self.seen);
+        let _ = self.report(1.0);
+        if recent { 0.0 } else { 1.0 }
     }
 
     /// Whether `value` lies beyond the range of the values seen before it, widened by the
@@ -256,18 +283,31 @@ impl SeriesDetector {
     }
 }
 
-/// The state of [`SeriesMethod::Neighbours`]: the recent values and raw scores, in rings
-/// allocated once.
+/// The state of [`SeriesMethod::Neighbours`]: one [`Scale`] per entry of
+/// [`NeighbourParams::scales`], each with its rings allocated once.
 struct NeighbourScorer {
     params: NeighbourParams,
-    /// The last `capacity` values, less the first value seen (distances do not change, and
-    /// f32 keeps the differences of large values), each written twice (at `i` and
-    /// `i + capacity`) so that any run of recent values is one contiguous slice.
+    /// The first value seen, subtracted from every value (distances do not change, and f32
+    /// keeps the differences of large values).
+    offset: Option<f64>,
+    scales: Vec<Scale>,
+}
+
+/// One time scale of [`SeriesMethod::Neighbours`]: windows of `window` means of `block`
+/// consecutive values, `block` values apart (block 1: the values themselves).
+struct Scale {
+    block: usize,
+    /// The last `block` values and their sum, for the running mean.
+    last: Vec<f64>,
+    last_next: usize,
+    sum: f64,
+    values_seen: usize,
+    /// The last `capacity` means, each written twice (at `i` and `i + capacity`) so that any
+    /// run of recent means is one contiguous slice.
     ring: Vec<f32>,
     capacity: usize,
-    /// Values pushed so far.
+    /// Means pushed so far.
     pushed: usize,
-    offset: Option<f64>,
     /// Distances to the searched windows (scratch).
     distances: Vec<f32>,
     /// The last `calibration` raw scores.
@@ -280,60 +320,112 @@ impl NeighbourScorer {
         params.k = params.k.max(1);
         params.history = params.history.max(params.k);
         params.calibration = params.calibration.max(MIN_CALIBRATION);
-        let capacity = params.history + 2 * params.window;
+        if params.scales.is_empty() {
+            params.scales.push(1);
+        }
+        for block in &mut params.scales {
+            *block = (*block).max(1);
+        }
+        let scales = params
+            .scales
+            .iter()
+            .map(|&block| {
+                let capacity = params.history + 2 * block * params.window;
+                Scale {
+                    block,
+                    last: vec![0.0; block],
+                    last_next: 0,
+                    sum: 0.0,
+                    values_seen: 0,
+                    ring: vec![0.0; 2 * capacity],
+                    capacity,
+                    pushed: 0,
+                    distances: Vec::with_capacity(params.history),
+                    raw: VecDeque::with_capacity(params.calibration + 1),
+                }
+            })
+            .collect();
         NeighbourScorer {
-            ring: vec![0.0; 2 * capacity],
-            capacity,
-            pushed: 0,
-            offset: None,
-            distances: Vec::with_capacity(params.history),
-            raw: VecDeque::with_capacity(params.calibration + 1),
             params,
+            offset: None,
+            scales,
         }
     }
 
-    /// The point's rank among recent raw scores, or None while there is too little history.
-    /// A rank does not change with the series' scale, so the raw scores need none.
+    /// The mean of the point's ranks at every scale (a scale still without enough history
+    /// counts 0), or None while the finest scale has too little history. A rank does not
+    /// change with the series' scale, so the raw scores need none.
     fn push(&mut self, value: f32) -> Option<f32> {
-        let w = self.params.window;
         let offset = *self.offset.get_or_insert(f64::from(value));
-        let v = (f64::from(value) - offset) as f32;
-        let at = self.pushed % self.capacity;
-        self.ring[at] = v;
-        self.ring[at + self.capacity] = v;
-        self.pushed += 1;
-        let len = self.pushed.min(self.capacity);
-        // The last `len` values, oldest first.
-        let end = at + self.capacity + 1;
-        let values = &self.ring[end - len..end];
-        // Windows that end before the current one starts do not overlap it; the current
-        // window is the last `w` values.
-        if len < 2 * w + self.params.k - 1 {
+        let v = f64::from(value) - offset;
+        let mut total = 0.0;
+        let mut first = None;
+        for (i, scale) in self.scales.iter_mut().enumerate() {
+            let rank = scale.push(v, &self.params);
+            if i == 0 {
+                first = rank;
+            }
+            total += rank.unwrap_or(0.0);
+        }
+        first.map(|_| total / self.scales.len() as f32)
+    }
+}
+
+impl Scale {
+    /// Takes the next value; the rank of the raw score of the window that ends with it
+    /// among the recent raw scores, or None while there is too little history.
+    fn push(&mut self, v: f64, params: &NeighbourParams) -> Option<f32> {
+        self.sum += v - self.last[self.last_next];
+        self.last[self.last_next] = v;
+        self.last_next = (self.last_next + 1) % self.block;
+        self.values_seen += 1;
+        if self.values_seen < self.block {
             return None;
         }
-        let current = &values[len - w..];
-        let candidates = len + 1 - 2 * w;
-        let first = candidates.saturating_sub(self.params.history);
-        // Column by column (each value of the current window against the same position of
+        let mean = (self.sum / self.block as f64) as f32;
+        let at = self.pushed % self.capacity;
+        self.ring[at] = mean;
+        self.ring[at + self.capacity] = mean;
+        self.pushed += 1;
+        let len = self.pushed.min(self.capacity);
+        // The last `len` means, oldest first; the current window ends with the last.
+        let end = at + self.capacity + 1;
+        let means = &self.ring[end - len..end];
+        let (w, b) = (params.window, self.block);
+        // A window ending at mean p holds means p - b (w - 1), ..., p - b, p: it covers
+        // b w values. Windows ending `b w` or more means before the current one do not
+        // overlap it.
+        let reach = b * (w - 1);
+        let last = (len - 1).checked_sub(b * w)?;
+        if last < reach {
+            return None;
+        }
+        let first = reach.max((last + 1).saturating_sub(params.history));
+        let n = last + 1 - first;
+        if n < params.k {
+            return None;
+        }
+        // Column by column (each mean of the current window against the same position of
         // every earlier window): plain element-wise loops that the compiler vectorises.
-        let n = candidates - first;
         self.distances.clear();
         self.distances.resize(n, 0.0);
-        for (j, &c) in current.iter().enumerate() {
-            let column = &values[first + j..first + j + n];
+        for j in 0..w {
+            let lag = b * (w - 1 - j);
+            let c = means[len - 1 - lag];
+            let column = &means[first - lag..first - lag + n];
             for (d, &x) in self.distances.iter_mut().zip(column) {
                 let e = x - c;
                 *d += e * e;
             }
         }
-        let k = self.params.k.min(self.distances.len());
+        let k = params.k;
         let (nearest, kth, _) = self.distances.select_nth_unstable_by(k - 1, f32::total_cmp);
         let sum: f32 = nearest.iter().map(|d| d.sqrt()).sum::<f32>() + kth.sqrt();
         let raw = sum / k as f32;
         let rank = (self.raw.len() >= MIN_CALIBRATION)
             .then(|| self.raw.iter().filter(|&&r| r < raw).count() as f32 / self.raw.len() as f32);
         self.raw.push_back(raw);
-        if self.raw.len() > self.params.calibration {
+        if self.raw.len() > params.calibration {
             self.raw.pop_front();
         }
         rank
@@ -599,6 +691,69 @@ mod tests {
             assert_eq!(d.push(v), 0.0);
         }
         assert_eq!(d.push(1.2), 1.0);
+    }
+
+    #[test]
+    fn a_value_beyond_the_range_is_reported_in_a_burst() {
+        // The sine stops for 12 points at 1500 (a shape the neighbours rank highest, within
+        // the range), then 30 points later a value beyond any seen: reported, although the
+        // burst's 1 is among the last `refractory` scores. A second one soon after is not.
+        let value = |i: usize| match i {
+            1500..1512 => 0.0,
+            1542 => 1.5,
+            1550 => 1.6,
+            _ => (i as f32 * std::f32::consts::TAU / 50.0).sin(),
+        };
+        let mut d = SeriesDetector::new(SeriesParams {
+            probation: 600,
+            ..SeriesParams::default()
+        });
+        let scores: Vec<f32> = (0..1600).map(|i| d.push(value(i))).collect();
+        assert_eq!(scores[1500..1512].iter().copied().fold(0.0, f32::max), 1.0);
+        assert_eq!(scores[1542], 1.0);
+        assert_eq!(scores[1550], 0.0, "one report per burst of new levels");
+    }
+
+    #[test]
+    fn agreement_of_two_scales_cuts_chance_reports() {
+        // A noisy sine whose period shortens from 50 to 30 points for 300 points at 4000.
+        let value = |i: usize| {
+            let t = i as f32;
+            let period = if (4000..4300).contains(&i) {
+                30.0
+            } else {
+                50.0
+            };
+            (t * std::f32::consts::TAU / period).sin()
+                + 0.3 * (((t * 12.9898).sin() * 43758.547).fract() - 0.5)
+        };
+        let run = |scales: Vec<usize>| {
+            let mut d = SeriesDetector::new(SeriesParams {
+                probation: 750,
+                method: SeriesMethod::Neighbours(NeighbourParams {
+                    scales,
+                    ..NeighbourParams::default()
+                }),
+                spatial_tolerance: None,
+                ..SeriesParams::default()
+            });
+            (0..6000).map(|i| d.push(value(i))).collect::<Vec<f32>>()
+        };
+        let (one, two) = (run(vec![1]), run(vec![1, 8]));
+        let reports = |s: &[f32]| {
+            s.iter()
+                .enumerate()
+                .filter(|&(i, &v)| v == 1.0 && !(4000..4400).contains(&i))
+                .count()
+        };
+        assert_eq!(two[4000..4100].iter().copied().fold(0.0, f32::max), 1.0);
+        assert_eq!(one[4000..4100].iter().copied().fold(0.0, f32::max), 1.0);
+        assert!(
+            reports(&two) < reports(&one),
+            "outside the change: {} reports with two scales, {} with one",
+            reports(&two),
+            reports(&one)
+        );
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct NabArgs {
     /// neighbours: recent raw scores a raw score is ranked against.
     #[arg(long, default_value_t = NeighbourParams::default().calibration)]
     calibration: usize,
+    /// neighbours: time scales, values per step of a window (1: the values; 8: means of 8
+    /// values, 8 apart); the score is the mean of the scales' ranks.
+    #[arg(long, value_delimiter = ',', default_values_t = NeighbourParams::default().scales)]
+    scales: Vec<usize>,
     /// autoencoder: raw scores averaged for the short-term mean of the likelihood.
     #[arg(long, default_value_t = AutoencoderParams::default().short)]
     short: usize,
@@ -98,6 +102,7 @@ impl NabArgs {
                     k: self.k,
                     history: self.history,
                     calibration: self.calibration,
+                    scales: self.scales.clone(),
                 })
             }
             Method::Autoencoder => {
