@@ -176,6 +176,13 @@ fn bench_series(c: &mut Criterion) {
             SeriesMethod::Neighbours(NeighbourParams::default()),
         ),
         (
+            "neighbours-one-scale",
+            SeriesMethod::Neighbours(NeighbourParams {
+                scales: vec![1],
+                ..NeighbourParams::default()
+            }),
+        ),
+        (
             "autoencoder",
             SeriesMethod::Autoencoder(AutoencoderParams::default()),
         ),
