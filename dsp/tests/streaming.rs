@@ -7,16 +7,26 @@ use hark_dsp::{
 };
 use proptest::prelude::*;
 
-fn by_chunks(config: &FeatureConfig, signal: &[f32], chunks: &[usize]) -> Vec<f32> {
-    let mut fx = FeatureExtractor::new(config.clone()).expect("valid");
+/// `signal` cut into consecutive pieces of `chunks` sizes (cycled), each a multiple of `unit`
+/// values (a sample frame of `unit` channels) and at least one `unit`.
+fn pieces<'a>(signal: &'a [f32], chunks: &[usize], unit: usize) -> Vec<&'a [f32]> {
     let mut out = Vec::new();
     let mut rest = signal;
     let mut sizes = chunks.iter().cycle();
     while !rest.is_empty() {
-        let n = (*sizes.next().unwrap_or(&1)).clamp(1, rest.len());
-        fx.process(&rest[..n], |f| out.extend_from_slice(f))
-            .expect("finite");
+        let n = (*sizes.next().unwrap_or(&1) * unit).clamp(unit, rest.len());
+        out.push(&rest[..n]);
         rest = &rest[n..];
+    }
+    out
+}
+
+fn by_chunks(config: &FeatureConfig, signal: &[f32], chunks: &[usize]) -> Vec<f32> {
+    let mut fx = FeatureExtractor::new(config.clone()).expect("valid");
+    let mut out = Vec::new();
+    for piece in pieces(signal, chunks, 1) {
+        fx.process(piece, |f| out.extend_from_slice(f))
+            .expect("finite");
     }
     out
 }
@@ -30,14 +40,10 @@ fn frontend_by_chunks(
     let rate = SampleRate::new(rate).expect("non-zero");
     let mut frontend = Frontend::new(rate, config.clone()).expect("valid");
     let mut out = Vec::new();
-    let mut rest = signal;
-    let mut sizes = chunks.iter().cycle();
-    while !rest.is_empty() {
-        let n = (*sizes.next().unwrap_or(&1)).clamp(1, rest.len());
+    for piece in pieces(signal, chunks, 1) {
         frontend
-            .process(&rest[..n], |f| out.extend_from_slice(f))
+            .process(piece, |f| out.extend_from_slice(f))
             .expect("finite");
-        rest = &rest[n..];
     }
     frontend.finish(|f| out.extend_from_slice(f));
     out
@@ -54,15 +60,11 @@ fn multichannel_by_chunks(
     let rate = SampleRate::new(rate).expect("non-zero");
     let mut frontend = MultichannelFrontend::new(rate, config.clone(), channels).expect("valid");
     let mut out = Vec::new();
-    let mut rest = interleaved;
-    let mut sizes = chunks.iter().cycle();
-    while !rest.is_empty() {
-        let n = (*sizes.next().unwrap_or(&1) * channels).clamp(channels, rest.len());
+    for piece in pieces(interleaved, chunks, channels) {
         let delivered = frontend
-            .process(&rest[..n], |f| out.extend_from_slice(f))
+            .process(piece, |f| out.extend_from_slice(f))
             .expect("finite, whole sample frames");
         assert!(delivered <= out.len());
-        rest = &rest[n..];
     }
     frontend.finish(|f| out.extend_from_slice(f));
     out
