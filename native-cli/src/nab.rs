@@ -68,9 +68,14 @@ pub struct NabArgs {
     #[arg(long, default_value_t = NeighbourParams::default().calibration)]
     calibration: usize,
     /// neighbours: time scales, values per step of a window (1: the values; 8: means of 8
-    /// values, 8 apart); the score is the mean of the scales' ranks.
-    #[arg(long, value_delimiter = ',', default_values_t = NeighbourParams::default().scales)]
-    scales: Vec<usize>,
+    /// values, 8 apart); the score is the mean of the scales' ranks. Each 1 to 1000.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = NeighbourParams::default().scales.iter().map(|&b| b as u64),
+        value_parser = clap::value_parser!(u64).range(1..=1000)
+    )]
+    scales: Vec<u64>,
     /// autoencoder: raw scores averaged for the short-term mean of the likelihood.
     #[arg(long, default_value_t = AutoencoderParams::default().short)]
     short: usize,
@@ -102,7 +107,7 @@ impl NabArgs {
                     k: self.k,
                     history: self.history,
                     calibration: self.calibration,
-                    scales: self.scales.clone(),
+                    scales: self.scales.iter().map(|&b| b as usize).collect(),
                 })
             }
             Method::Autoencoder => {

@@ -175,3 +175,22 @@ fn numenta_anomaly_benchmark() {
         assert_eq!(files, 58);
     }
 }
+
+#[test]
+fn a_scale_out_of_range_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "1,100000000"] {
+        let run = hark(&[
+            "nab",
+            "--data",
+            path(dir.path()),
+            "--output",
+            path(dir.path()),
+            "--scales",
+            bad,
+        ]);
+        assert!(!run.status.success());
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains("is not in 1..=1000"), "{stderr}");
+    }
+}
