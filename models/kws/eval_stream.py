@@ -13,12 +13,14 @@ the figure to compare models by, since one threshold puts two models at differen
 their trade-off.
 
 Usage: python models/kws/eval_stream.py [--model M] [--thresholds 0.5,0.6,...] [--stride 4]
+       [--detect-args '--smoothing-ms 80 --refractory 1']
 """
 
 import argparse
 import csv
 import json
 import pathlib
+import shlex
 import subprocess
 import tempfile
 
@@ -75,6 +77,7 @@ def main():
     parser.add_argument("--model", default=None)
     parser.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.85,0.9,0.95")
     parser.add_argument("--stride", default="8")
+    parser.add_argument("--detect-args", default="", help="more `hark detect` options, e.g. '--smoothing-ms 80'")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wav = pathlib.Path(tmp) / "stream.wav"
@@ -89,6 +92,7 @@ def main():
             cmd = [str(HARK), "detect", str(wav), "--json", "--threshold", threshold, "--stride", args.stride]
             if args.model:
                 cmd += ["--model", args.model]
+            cmd += shlex.split(args.detect_args)
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             events = [json.loads(line) for line in out.splitlines() if line.strip()]
             recall, fph, lat, in_other, wrong = score(events, truth, hours)

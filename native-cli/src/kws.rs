@@ -61,6 +61,16 @@ pub struct DetectorOptions {
     /// Always on the stride.
     #[arg(long)]
     no_dense: bool,
+    /// While near a threshold (`--dense-from`), run every N frames instead of every frame.
+    #[arg(long, default_value_t = DetectorParams::default().dense_stride)]
+    dense_stride: usize,
+    /// Average the model's probabilities over this many milliseconds before the thresholds
+    /// (rounded to whole runs of the model, at least one; 0: each run alone).
+    #[arg(long, default_value_t = DetectorParams::default().smoothing_frames as u32 * 10)]
+    smoothing_ms: u32,
+    /// After an event, no other event for this many seconds.
+    #[arg(long, default_value_t = DetectorParams::default().refractory, value_parser = refractory)]
+    refractory: f64,
 }
 
 impl DetectorOptions {
@@ -77,8 +87,12 @@ impl DetectorOptions {
         let params = DetectorParams {
             stride_frames: self.stride.max(1),
             dense_from: (!self.no_dense).then_some(self.dense_from),
+            dense_stride: self.dense_stride.max(1),
             thresholds,
-            ..DetectorParams::default()
+            smoothing_frames: (f64::from(self.smoothing_ms) / model.feature_config().hop_ms())
+                .round()
+                .max(1.0) as usize,
+            refractory: self.refractory,
         };
         Ok((model, params))
     }
@@ -93,6 +107,13 @@ impl DetectorOptions {
         } else {
             out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
         }
+    }
+}
+
+fn refractory(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => Ok(s),
+        _ => Err(format!("`{text}` is not a time from 0 to 3600 seconds")),
     }
 }
 

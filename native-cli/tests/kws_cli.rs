@@ -101,3 +101,33 @@ fn the_streaming_model_spots_the_sample_keywords() {
         .collect();
     assert_eq!(keywords, ["yes", "no", "left", "right", "stop", "go"]);
 }
+
+#[test]
+fn detector_options_reach_the_pipeline() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let sample = sample.to_str().unwrap();
+    let keywords = |extra: &[&str]| {
+        let mut args = vec!["detect", sample, "--json"];
+        args.extend(extra);
+        json_lines(&hark(&args))
+            .iter()
+            .map(|l| l["keyword"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let six = ["yes", "no", "left", "right", "stop", "go"];
+    // A refractory time longer than the recording leaves its first event only.
+    assert_eq!(keywords(&["--refractory", "60"]), ["yes"]);
+    // Every second frame near a threshold, or no smoothing: the same six words.
+    for extra in [["--dense-stride", "2"], ["--smoothing-ms", "0"]] {
+        let words = keywords(&extra);
+        assert!(
+            six.iter().all(|w| words.contains(&w.to_string())),
+            "{extra:?}: {words:?}"
+        );
+    }
+    for bad in ["--refractory=-1", "--refractory=nan"] {
+        let out = hark(&["detect", sample, "--json", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("0 to 3600 seconds"));
+    }
+}
