@@ -253,11 +253,17 @@ impl FeatureExtractor {
         let (a, b) = self.samples.as_slices();
         let frame = &mut self.fft_in[..frame_length];
         let scale = f64::from(config.input_scale);
-        for (x, s) in frame.iter_mut().zip(a.iter().chain(b)) {
+        // The ring's two halves one after the other: plain slice loops, which vectorise
+        // (a chained iterator did not, and was a third of this function's time).
+        let (head, tail) = frame.split_at_mut(a.len().min(frame_length));
+        for (x, s) in head.iter_mut().zip(a) {
+            *x = f64::from(*s) * scale;
+        }
+        for (x, s) in tail.iter_mut().zip(b) {
             *x = f64::from(*s) * scale;
         }
         if config.remove_dc {
-            let mean = frame.iter().sum::<f64>() / frame_length as f64;
+            let mean = sum(frame) / frame_length as f64;
             frame.iter_mut().for_each(|x| *x -= mean);
         }
         let p = f64::from(config.preemphasis);
@@ -349,6 +355,20 @@ impl Features {
     }
 }
 
+/// A sum in four lanes, so that it vectorises (a plain sum of `f64` is one long chain of
+/// dependent additions).
+fn sum(x: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let chunks = x.chunks_exact(4);
+    let rest = chunks.remainder().iter().sum::<f64>();
+    for c in chunks {
+        for lane in 0..4 {
+            acc[lane] += c[lane];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + rest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +383,21 @@ mod tests {
                 ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()
+    }
+
+    #[test]
+    fn four_lane_sum_is_the_sum() {
+        for n in (0..13).chain([400, 1023, 1024]) {
+            let x: Vec<f64> = noise(n, n as u64)
+                .iter()
+                .map(|&v| f64::from(v) + 0.25)
+                .collect();
+            let naive: f64 = x.iter().sum();
+            assert!(
+                (sum(&x) - naive).abs() <= 1e-12 * naive.abs().max(1.0),
+                "{n}"
+            );
+        }
     }
 
     #[test]
