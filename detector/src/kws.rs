@@ -130,7 +130,8 @@ pub struct DetectorParams {
     /// While near a threshold (`dense_from`), run every this many frames instead of
     /// `stride_frames`. The default, 1 (every frame), makes an event's windows the same
     /// whatever the start; 2 found as many keywords on the validation stream for 41 % less
-    /// CPU there, but then an event's end moves by up to 3 frames with the start (model card).
+    /// CPU there, but then events move with the start (on the bundled sample, an end by 3
+    /// frames; on the stream, more events differ per later start: model card).
     pub dense_stride: usize,
     /// After an event, no other event for this many seconds.
     pub refractory: f64,
