@@ -241,6 +241,7 @@ impl Pipeline {
             thresholds,
             params: DetectorParams {
                 stride_frames: params.stride_frames.max(1),
+                dense_stride: params.dense_stride.clamp(1, params.stride_frames.max(1)),
                 ..params
             },
             model,
@@ -369,9 +370,7 @@ impl Core {
         self.frames_seen += 1;
         self.since_run += 1;
         let stride = if self.dense {
-            self.params
-                .dense_stride
-                .clamp(1, self.params.stride_frames.max(1))
+            self.params.dense_stride
         } else {
             self.params.stride_frames
         };

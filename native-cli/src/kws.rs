@@ -66,9 +66,10 @@ pub struct DetectorOptions {
     #[arg(long, default_value_t = DetectorParams::default().dense_stride)]
     dense_stride: usize,
     /// Average the model's probabilities over this many milliseconds before the thresholds
-    /// (rounded to whole runs of the model, at least one; 0: each run alone).
-    #[arg(long, default_value_t = DetectorParams::default().smoothing_frames as u32 * 10)]
-    smoothing_ms: u32,
+    /// (rounded to whole runs of the model, at least one; 0: each run alone). Default: the
+    /// detector's 24 frames, 240 ms at the bundled model's 10 ms hop.
+    #[arg(long)]
+    smoothing_ms: Option<u32>,
     /// After an event, no other event for this many seconds.
     #[arg(long, default_value_t = DetectorParams::default().refractory, value_parser = refractory)]
     refractory: f64,
@@ -85,15 +86,17 @@ impl DetectorOptions {
                 .map(|k| k.map(|_| t))
                 .collect::<Vec<_>>()
         });
+        let default = DetectorParams::default();
+        let hop_ms = model.feature_config().hop_ms();
         let params = DetectorParams {
             stride_frames: self.stride.max(1),
             dense_from: (!self.no_dense).then_some(self.dense_from),
-            dense_stride: self.dense_stride.max(1),
-            thresholds,
-            smoothing_frames: (f64::from(self.smoothing_ms) / model.feature_config().hop_ms())
-                .round()
-                .max(1.0) as usize,
+            dense_stride: self.dense_stride,
+            smoothing_frames: self.smoothing_ms.map_or(default.smoothing_frames, |ms| {
+                (f64::from(ms) / hop_ms).round().max(1.0) as usize
+            }),
             refractory: self.refractory,
+            thresholds,
         };
         Ok((model, params))
     }
