@@ -257,6 +257,26 @@ impl AnomalyModel {
         windows: &[f32],
         out: &mut [f32],
     ) -> Result<(), DetectorError> {
+        let mut runner = self.runner()?;
+        self.errors_with(&mut runner, windows, out)
+    }
+
+    /// A tract runner for [`errors_with`](Self::errors_with): its buffers live from one
+    /// model run to the next (a run with a fresh runner costs about as much as scoring eight
+    /// windows of the `vibration` preset).
+    fn runner(&self) -> Result<TypedSimpleState, DetectorError> {
+        self.plan
+            .spawn()
+            .map_err(|e| DetectorError::Run(format!("{e:#}")))
+    }
+
+    /// [`reconstruction_errors`](Self::reconstruction_errors) with a runner of this model.
+    fn errors_with(
+        &self,
+        runner: &mut TypedSimpleState,
+        windows: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), DetectorError> {
         let dim = self.dim();
         if windows.len() != out.len() * dim {
             return Err(DetectorError::InputLength {
@@ -281,7 +301,7 @@ impl AnomalyModel {
                 );
             }
             let input = Tensor::from_shape(&[scores.len(), dim], &x).map_err(run)?;
-            let result = self.plan.run(tvec!(input.into())).map_err(run)?;
+            let result = runner.run(tvec!(input.into())).map_err(run)?;
             let output = result
                 .first()
                 .ok_or_else(|| DetectorError::Run("the model has no output".into()))?;
@@ -354,7 +374,9 @@ pub enum AnomalyOutput {
 /// threshold. The same shape as the keyword [`Pipeline`](crate::Pipeline).
 ///
 /// Windows are scored in batches of up to 32: scores come out at the end of each
-/// [`push`](Self::push), in order.
+/// [`push`](Self::push), in order. A model run has a fixed cost of about five windows'
+/// scoring, so pushes of a few frames each cost more per frame than long ones: push what a
+/// file or a capture buffer gives, not frame by frame.
 ///
 /// A model of several channels ([`AnomalyModel::channels`]) takes interleaved samples, one
 /// front end per channel ([`MultichannelFrontend`]), and stacks the channels' frames: a fault
@@ -367,9 +389,9 @@ pub struct AnomalyScorer {
 }
 
 /// Everything after the front end: the window, the model runs, smoothing and events.
-#[derive(Debug)]
 struct Scoring {
     model: AnomalyModel,
+    runner: TypedSimpleState,
     /// Values per frame: `channels × features`.
     frame_values: usize,
     hop_seconds: f64,
@@ -386,6 +408,17 @@ struct Scoring {
     recent_next: usize,
     recent_len: usize,
     open: Option<AnomalyEvent>,
+}
+
+impl std::fmt::Debug for Scoring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scoring")
+            .field("model", &self.model)
+            .field("frames_seen", &self.frames_seen)
+            .field("pending", &self.pending_index.len())
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AnomalyScorer {
@@ -426,6 +459,7 @@ impl AnomalyScorer {
                 recent_next: 0,
                 recent_len: 0,
                 open: None,
+                runner: model.runner()?,
                 model,
             },
         })
@@ -574,7 +608,7 @@ impl Scoring {
         }
         let result = self
             .model
-            .reconstruction_errors(&self.pending, &mut self.errors[..n]);
+            .errors_with(&mut self.runner, &self.pending, &mut self.errors[..n]);
         self.pending.clear();
         result?;
         for i in 0..n {

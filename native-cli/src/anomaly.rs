@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -369,8 +369,16 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     let mut fresh = Vec::new();
     let mut offset = 0u64;
     let name = args.input.display();
+    // A file is read in larger chunks than a live stream on stdin, whose scores should not
+    // wait: the scorer runs the model on up to 32 windows at a time and on what is pending at
+    // the end of each push, and tract's fixed cost per run is about that of five windows.
+    let chunk_len = if args.input == Path::new("-") {
+        4096
+    } else {
+        1 << 15
+    };
     loop {
-        let n = source.next(4096, &mut chunk)?;
+        let n = source.next(chunk_len, &mut chunk)?;
         if n == 0 {
             break;
         }

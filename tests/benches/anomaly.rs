@@ -7,7 +7,10 @@
 //! - `anomaly/<preset>/features`: the front end alone (FFT, bands, log);
 //! - `anomaly/<preset>/model`: the autoencoder and the error on the precomputed windows;
 //! - `anomaly/<preset>/scorer`: the whole `AnomalyScorer` (front end, window, model, error,
-//!   smoothing, threshold) fed 4096-sample chunks;
+//!   smoothing, threshold) fed 4096-sample chunks (`hark score` on stdin), so that with the
+//!   `vibration` preset's 512-sample hop a model run scores 8 windows;
+//! - `anomaly/<preset>/scorer-file`: the same fed 32768-sample chunks (`hark score` on a
+//!   file): 32 windows a run;
 //! - `anomaly/vibration-3ch/scorer`: the same for three axes side by side (a model of 3
 //!   channels), per time frame (three channels' feature frames).
 //!
@@ -96,6 +99,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut count = 0usize;
                 for chunk in samples.chunks(4096) {
+                    scorer.push(chunk, |_| count += 1).unwrap();
+                }
+                scorer.finish(|_| count += 1).unwrap();
+                black_box(count)
+            });
+        });
+        group.bench_function(format!("{name}/scorer-file"), |b| {
+            b.iter(|| {
+                let mut count = 0usize;
+                for chunk in samples.chunks(1 << 15) {
                     scorer.push(chunk, |_| count += 1).unwrap();
                 }
                 scorer.finish(|_| count += 1).unwrap();
