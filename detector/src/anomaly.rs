@@ -261,9 +261,8 @@ impl AnomalyModel {
         self.errors_with(&mut runner, windows, out)
     }
 
-    /// A tract runner for [`errors_with`](Self::errors_with): its buffers live from one
-    /// model run to the next (a run with a fresh runner costs about as much as scoring eight
-    /// windows of the `vibration` preset).
+    /// A tract runner for [`errors_with`](Self::errors_with), kept from one model run to the
+    /// next by the scorer (spawning one per run cost 1 to 2 us more per run).
     fn runner(&self) -> Result<TypedSimpleState, DetectorError> {
         self.plan
             .spawn()
