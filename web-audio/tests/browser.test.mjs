@@ -169,10 +169,32 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
   // either way. That spread is measured here on the same file (starts 5 to 75 ms later).
   const native = nativeDetect(file);
   assert.ok(native.length >= 15, `native found only ${native.length} events`);
-  const compare = (ref, got, shift) => ({
-    missed: ref.filter((n) => !got.some((e) => e.keyword === n.keyword && Math.abs(e.end + shift - n.end) < 0.4)),
-    extra: got.filter((e) => !ref.some((n) => e.keyword === n.keyword && Math.abs(e.end + shift - n.end) < 0.4)),
-  });
+  // Events are matched in order: the same keyword, ending within 0.4 s once the time offset of
+  // the last match is applied. The offset follows the capture: Chromium's fake microphone may
+  // skip or repeat a buffer on a busy machine, which moves every later time of the page by as
+  // much (part 1 checks the page against what it heard, jumps included).
+  const compare = (ref, got, shift) => {
+    const missed = [];
+    const extra = [];
+    let offset = shift;
+    let next = 0;
+    for (const n of ref) {
+      let k = next;
+      while (k < got.length && !(got[k].keyword === n.keyword && Math.abs(got[k].end + offset - n.end) < 0.4)) {
+        if (got[k].end + offset > n.end + 0.4) break;
+        k++;
+      }
+      if (k < got.length && got[k].keyword === n.keyword && Math.abs(got[k].end + offset - n.end) < 0.4) {
+        extra.push(...got.slice(next, k));
+        offset = n.end - got[k].end;
+        next = k + 1;
+      } else {
+        missed.push(n);
+      }
+    }
+    extra.push(...got.slice(next));
+    return { missed, extra };
+  };
   let spread = { missed: 0, extra: 0 };
   for (let k = 1; k <= 15; k++) {
     const skip = 80 * k;
@@ -189,10 +211,14 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
     `${native.length} native events; page: ${d.missed.length} missed, ${d.extra.length} extra; ` +
       `native started later: up to ${spread.missed} missed, ${spread.extra} extra`,
   );
-  // One more than that spread for Chromium's resampling of the capture.
+  // One more than that spread for Chromium's resampling of the capture, which also changes the
+  // scores a little (part 1: exactly the native scores of what the page heard): a keyword
+  // within 0.02 of the bundled model's threshold (0.6 for every keyword) can fall either way,
+  // so such a miss or extra is listed but not counted.
+  const clear = (events) => events.filter((e) => e.score >= 0.62);
   const allowed = (n) => n + 1;
-  assert.ok(d.missed.length <= allowed(spread.missed), `missed in the page: ${JSON.stringify(d.missed)}`);
-  assert.ok(d.extra.length <= allowed(spread.extra), `only in the page: ${JSON.stringify(d.extra)}`);
+  assert.ok(clear(d.missed).length <= allowed(spread.missed), `missed in the page: ${JSON.stringify(d.missed)}`);
+  assert.ok(clear(d.extra).length <= allowed(spread.extra), `only in the page: ${JSON.stringify(d.extra)}`);
 });
 
 test('anomaly mode: a model fitted by hark fit finds the faults of a machine heard by the page', () => {
