@@ -95,26 +95,18 @@ fn bench(c: &mut Criterion) {
             });
         });
         let mut scorer = AnomalyScorer::new(model.clone(), rate).unwrap();
-        group.bench_function(format!("{name}/scorer"), |b| {
-            b.iter(|| {
-                let mut count = 0usize;
-                for chunk in samples.chunks(4096) {
-                    scorer.push(chunk, |_| count += 1).unwrap();
-                }
-                scorer.finish(|_| count += 1).unwrap();
-                black_box(count)
+        for (bench, chunk_len) in [("scorer", 4096), ("scorer-file", 1 << 15)] {
+            group.bench_function(format!("{name}/{bench}"), |b| {
+                b.iter(|| {
+                    let mut count = 0usize;
+                    for chunk in samples.chunks(chunk_len) {
+                        scorer.push(chunk, |_| count += 1).unwrap();
+                    }
+                    scorer.finish(|_| count += 1).unwrap();
+                    black_box(count)
+                });
             });
-        });
-        group.bench_function(format!("{name}/scorer-file"), |b| {
-            b.iter(|| {
-                let mut count = 0usize;
-                for chunk in samples.chunks(1 << 15) {
-                    scorer.push(chunk, |_| count += 1).unwrap();
-                }
-                scorer.finish(|_| count += 1).unwrap();
-                black_box(count)
-            });
-        });
+        }
     }
     // Three axes side by side (a model of 3 channels: 960 values per window); throughput in
     // time frames, each of them three channels' feature frames.

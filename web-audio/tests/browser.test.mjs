@@ -178,13 +178,11 @@ test('held-out speakers: the page reports the keywords hark detect reports on th
     const extra = [];
     let offset = shift;
     let next = 0;
+    const matches = (e, n) => e.keyword === n.keyword && Math.abs(e.end + offset - n.end) < 0.4;
     for (const n of ref) {
       let k = next;
-      while (k < got.length && !(got[k].keyword === n.keyword && Math.abs(got[k].end + offset - n.end) < 0.4)) {
-        if (got[k].end + offset > n.end + 0.4) break;
-        k++;
-      }
-      if (k < got.length && got[k].keyword === n.keyword && Math.abs(got[k].end + offset - n.end) < 0.4) {
+      while (k < got.length && !matches(got[k], n) && got[k].end + offset <= n.end + 0.4) k++;
+      if (k < got.length && matches(got[k], n)) {
         extra.push(...got.slice(next, k));
         offset = n.end - got[k].end;
         next = k + 1;
