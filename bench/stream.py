@@ -1,6 +1,7 @@
 """The benchmark recording shared by the bench scripts: Speech Commands clips from
 ../shared/data joined into one 16 kHz file (speech, silence and noise as they come)."""
 
+import os
 import pathlib
 
 import numpy as np
@@ -8,7 +9,7 @@ import soundfile as sf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-HARK = ROOT / "target" / "release" / "hark"
+HARK = pathlib.Path(os.environ.get("HARK_BIN", ROOT / "target" / "release" / "hark"))
 
 
 def make_stream(path, minutes=10):

@@ -124,8 +124,10 @@ pub struct DetectorParams {
     /// While some keyword's smoothed probability is at least this share of its threshold, a
     /// window model runs every `dense_stride` frames instead of every `stride_frames`, so that the
     /// windows that decide an event do not depend on where the stream started (or on a
-    /// frame lost or repeated upstream); `None`: always on the stride. A streaming model
-    /// runs on its own step and ignores this.
+    /// frame lost or repeated upstream); `None`: always on the stride. Not in the refractory
+    /// time after an event, where no event can fire: there the model stays on the stride
+    /// until a smoothing span and a stride before the refractory time ends. A streaming
+    /// model runs on its own step and ignores this.
     pub dense_from: Option<f32>,
     /// While near a threshold (`dense_from`), run every this many frames instead of
     /// `stride_frames`. The default, 1 (every frame), makes an event's windows the same
@@ -175,6 +177,8 @@ struct Core {
     state: Option<StreamState>,
     frames_seen: u64,
     since_run: usize,
+    /// Model runs (or steps) so far.
+    runs: u64,
     /// Running every `dense_stride` frames (see `DetectorParams::dense_from`).
     dense: bool,
     /// The probabilities of recent runs and the index of each run's last frame, in a ring
@@ -226,6 +230,7 @@ impl Pipeline {
             state: model.new_state().ok(),
             frames_seen: 0,
             since_run: 0,
+            runs: 0,
             dense: false,
             history: vec![vec![0.0; labels]; smoothing],
             history_frame: vec![0; smoothing],
@@ -252,6 +257,12 @@ impl Pipeline {
     /// The model.
     pub fn model(&self) -> &KwsModel {
         &self.core.model
+    }
+
+    /// How many times the model has run (a window model) or stepped (a streaming model): what
+    /// the stream has cost, since the model is most of it.
+    pub fn runs(&self) -> u64 {
+        self.core.runs
     }
 
     /// The latest smoothed probabilities, one per label.
@@ -355,6 +366,7 @@ impl Core {
             self.filled = 0;
             self.model
                 .step(&self.window[..step * n], state, &mut self.probs)?;
+            self.runs += 1;
             if self.frames_seen < window_frames as u64 {
                 return Ok(());
             }
@@ -369,7 +381,9 @@ impl Core {
         }
         self.frames_seen += 1;
         self.since_run += 1;
-        let stride = if self.dense {
+        // The stride counts from the last run, so after an event (decided on a run near a
+        // threshold, on every frame) the runs fall on the same frames whatever the start.
+        let stride = if self.dense && !self.in_refractory() {
             self.params.dense_stride
         } else {
             self.params.stride_frames
@@ -379,6 +393,7 @@ impl Core {
         }
         self.since_run = 0;
         self.model.predict_into(&self.window, &mut self.probs)?;
+        self.runs += 1;
         self.scored(on_event)
     }
 
@@ -427,6 +442,18 @@ impl Core {
                 .any(|(t, &s)| t.is_some_and(|t| s >= share * t))
         });
         Ok(())
+    }
+
+    /// Whether the refractory time after the last event still covers the next run on the
+    /// stride and a whole smoothing span after it, so that no decision can come before the
+    /// next stride run and the smoothing history of every later decision is refilled by then.
+    /// Runs there can only re-arm a keyword and refill that history, which runs on the
+    /// stride do too: the window model stays on the stride, however near a threshold (the
+    /// frames after an event are where a keyword's score is highest).
+    fn in_refractory(&self) -> bool {
+        let ahead = (self.history.len() + self.params.stride_frames) as f64 * self.hop_seconds;
+        let end = self.frames_seen.saturating_sub(1) as f64 * self.hop_seconds + self.frame_seconds;
+        end + ahead < self.last_event_end + self.params.refractory
     }
 
     fn decide(&mut self, start: f64, end: f64, on_event: &mut impl FnMut(Event)) {

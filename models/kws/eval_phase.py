@@ -8,6 +8,7 @@ shift, is the same event). Also prints the stream figures at the model's thresho
 CPU seconds of the run on the whole stream.
 
 Usage: python models/kws/eval_phase.py [NAME=ARGS]...   e.g.  default=  stride-only=--no-dense
+(HARK_BIN=path picks another hark binary than the release build.)
 """
 
 import json

@@ -13,12 +13,13 @@ the figure to compare models by, since one threshold puts two models at differen
 their trade-off.
 
 Usage: python models/kws/eval_stream.py [--model M] [--thresholds 0.5,0.6,...] [--stride 4]
-       [--detect-args '--smoothing-ms 80 --refractory 1']
+       [--detect-args '--smoothing-ms 80 --refractory 1'] [--hark path/to/hark]
 """
 
 import argparse
 import csv
 import json
+import os
 import pathlib
 import shlex
 import subprocess
@@ -29,7 +30,7 @@ import soundfile as sf
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-HARK = ROOT / "target" / "release" / "hark"
+HARK = pathlib.Path(os.environ.get("HARK_BIN", ROOT / "target" / "release" / "hark"))
 
 
 def build(path):
@@ -78,6 +79,7 @@ def main():
     parser.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.85,0.9,0.95")
     parser.add_argument("--stride", default="8")
     parser.add_argument("--detect-args", default="", help="more `hark detect` options, e.g. '--smoothing-ms 80'")
+    parser.add_argument("--hark", default=str(HARK), help="the hark binary (default: $HARK_BIN, else the release build)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wav = pathlib.Path(tmp) / "stream.wav"
@@ -89,7 +91,7 @@ def main():
         print("|---|---|---|---|---|---|")
         curve = []
         for threshold in args.thresholds.split(","):
-            cmd = [str(HARK), "detect", str(wav), "--json", "--threshold", threshold, "--stride", args.stride]
+            cmd = [args.hark, "detect", str(wav), "--json", "--threshold", threshold, "--stride", args.stride]
             if args.model:
                 cmd += ["--model", args.model]
             cmd += shlex.split(args.detect_args)

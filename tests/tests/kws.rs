@@ -253,3 +253,48 @@ fn split_pipeline_gives_the_same_events() {
     let err = pipeline.push_features(&nan, |_| {}).expect_err("NaN");
     assert!(err.to_string().contains("finite"), "{err}");
 }
+
+#[test]
+fn after_an_event_the_model_stays_on_the_stride() {
+    // No event can fire in the refractory time after one, so the window model runs on the
+    // stride there however near a threshold the scores are (they are highest just after an
+    // event), and on every frame again from a smoothing span and a stride before it ends.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let clip = read_wav(&path).expect("sample");
+    let params = DetectorParams::default();
+    let model = KwsModel::bundled().expect("model");
+    let rate = SampleRate::new(clip.rate).expect("rate");
+    let mut pipeline = Pipeline::new(model, rate, params.clone()).expect("pipeline");
+    let hop = 0.01;
+    let quiet = params.refractory - (params.smoothing_frames + params.stride_frames) as f64 * hop;
+    let (mut events, mut last_event, mut last_run) = (0, None::<f64>, 0u64);
+    let (mut runs_after_events, mut frames_after_events, mut dense_runs) = (0, 0, 0);
+    for (i, frame) in clip.samples.chunks(160).enumerate() {
+        let mut fired = None;
+        pipeline.push(frame, |e| fired = Some(e.end)).expect("push");
+        let now = (i + 1) as f64 * hop;
+        let ran = pipeline.runs() > last_run;
+        last_run = pipeline.runs();
+        if let Some(end) = fired {
+            events += 1;
+            last_event = Some(end);
+        } else if let Some(end) = last_event {
+            if now > end + 0.02 && now < end + quiet - 0.02 {
+                frames_after_events += 1;
+                runs_after_events += usize::from(ran);
+            } else if ran {
+                dense_runs += 1;
+            }
+        }
+    }
+    assert_eq!(events, 6);
+    // On the stride: one run in 8 frames (give or take the ends of each stretch).
+    assert!(frames_after_events > 5 * 50, "{frames_after_events}");
+    assert!(
+        runs_after_events * 8 <= frames_after_events + 5 * 8,
+        "{runs_after_events} runs in {frames_after_events} frames after events"
+    );
+    // The model still runs densely outside those stretches (the test would pass with no
+    // model runs at all otherwise).
+    assert!(dense_runs > 100, "{dense_runs}");
+}
