@@ -432,7 +432,7 @@ impl Core {
         for s in &mut self.smoothed {
             *s /= covered as f32;
         }
-        let end = last as f64 * self.hop_seconds + self.frame_seconds;
+        let end = self.frame_end(last);
         let start = end - ((window_frames - 1) as f64 * self.hop_seconds + self.frame_seconds);
         self.decide(start.max(0.0), end, on_event);
         self.dense = self.params.dense_from.is_some_and(|share| {
@@ -452,8 +452,13 @@ impl Core {
     /// frames after an event are where a keyword's score is highest).
     fn in_refractory(&self) -> bool {
         let ahead = (self.history.len() + self.params.stride_frames) as f64 * self.hop_seconds;
-        let end = self.frames_seen.saturating_sub(1) as f64 * self.hop_seconds + self.frame_seconds;
+        let end = self.frame_end(self.frames_seen.saturating_sub(1));
         end + ahead < self.last_event_end + self.params.refractory
+    }
+
+    /// The end of frame `index`, seconds from the stream start.
+    fn frame_end(&self, index: u64) -> f64 {
+        index as f64 * self.hop_seconds + self.frame_seconds
     }
 
     fn decide(&mut self, start: f64, end: f64, on_event: &mut impl FnMut(Event)) {

@@ -268,7 +268,7 @@ fn after_an_event_the_model_stays_on_the_stride() {
     let hop = 0.01;
     let quiet = params.refractory - (params.smoothing_frames + params.stride_frames) as f64 * hop;
     let (mut events, mut last_event, mut last_run) = (0, None::<f64>, 0u64);
-    let (mut runs_after_events, mut frames_after_events, mut dense_runs) = (0, 0, 0);
+    let (mut runs_after_events, mut frames_after_events, mut runs_elsewhere) = (0, 0, 0);
     for (i, frame) in clip.samples.chunks(160).enumerate() {
         let mut fired = None;
         pipeline.push(frame, |e| fired = Some(e.end)).expect("push");
@@ -283,7 +283,7 @@ fn after_an_event_the_model_stays_on_the_stride() {
                 frames_after_events += 1;
                 runs_after_events += usize::from(ran);
             } else if ran {
-                dense_runs += 1;
+                runs_elsewhere += 1;
             }
         }
     }
@@ -294,7 +294,7 @@ fn after_an_event_the_model_stays_on_the_stride() {
         runs_after_events * 8 <= frames_after_events + 5 * 8,
         "{runs_after_events} runs in {frames_after_events} frames after events"
     );
-    // The model still runs densely outside those stretches (the test would pass with no
-    // model runs at all otherwise).
-    assert!(dense_runs > 100, "{dense_runs}");
+    // Outside those stretches the model still runs on every frame near a threshold (the
+    // test would pass with no model runs at all otherwise).
+    assert!(runs_elsewhere > 100, "{runs_elsewhere}");
 }
