@@ -7,12 +7,15 @@ checks it against, and prints the model card's figures.
 - Golden files: models/kws/golden_inputs.npy, features of the validation clips listed in
   models/kws/golden_clips.txt computed by `hark features`, and golden_outputs.npy, the
   probabilities onnxruntime gives for them.
-- Figures: validation accuracy by speaker split, the confusion matrix (confusion.png).
+- Figures: validation accuracy by speaker split, the confusion matrix (confusion.png), from
+  the probabilities onnxruntime gives on WORK/val.npy. A model trained on every speaker
+  (prepare.py `--all-speakers`) has seen those clips: `--figures-from M` takes the figures from
+  M instead, the same recipe trained with the validation speakers held out.
 
 Streaming models (train.py --arch stream) get `hark.kind = kws-stream`, their step and state
 sizes, and golden outputs of their steps run from a zero state over each clip's last 96 frames.
 
-Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --out-dir D]
+Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --out-dir D] [--figures-from M]
   the streaming model: python models/kws/export.py --work ../kws-work-stream --model models/kws/kws12_stream.onnx
   (its golden files and confusion matrix are named golden_stream_*.npy, confusion_stream.*)
 """
@@ -37,12 +40,34 @@ def hark(*args):
     return subprocess.run([str(HARK), *args], check=True, capture_output=True, text=True).stdout
 
 
+def probabilities(path, x):
+    """onnxruntime's probabilities for every clip of x, (clips, 98, 40) features: a window
+    model on the whole clip, a streaming model stepped from a zero state over its last 96
+    frames (which equals its window form)."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = session.get_inputs()
+    if len(inputs) == 1:
+        return np.concatenate([session.run(None, {inputs[0].name: clip[None]})[0] for clip in x])
+    step = inputs[0].shape[1]
+    shapes = [i.shape for i in inputs[1:]]
+    outputs = []
+    for clip in x[:, -96:]:
+        states = [np.zeros(s, dtype=np.float32) for s in shapes]
+        for t in range(0, len(clip), step):
+            feeds = {"features": clip[None, t : t + step]}
+            feeds.update({f"state_{i}": s for i, s in enumerate(states)})
+            probs, *states = session.run(None, feeds)
+        outputs.append(probs)
+    return np.concatenate(outputs)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--threshold", type=float, default=0.6)
     parser.add_argument("--model", default=str(KWS / "kws12.onnx"))
     parser.add_argument("--out-dir", default=str(KWS), help="where golden files and the confusion matrix go")
+    parser.add_argument("--figures-from", help="the model whose validation figures to print and plot (default: --model)")
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     out_dir = pathlib.Path(args.out_dir)
@@ -71,7 +96,6 @@ def main():
     onnx.save(model, path)
 
     # Golden outputs: real clips through hark's features, probabilities from onnxruntime.
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     clips = [line.strip() for line in open(KWS / "golden_clips.txt") if line.strip() and not line.startswith("#")]
     inputs = []
     for clip in clips:
@@ -81,28 +105,19 @@ def main():
         assert x.shape == (98, 40), (clip, x.shape)
         inputs.append(x)
     inputs = np.stack(inputs).astype(np.float32)
+    outputs = probabilities(path, inputs)
     if stream:
-        step = int(props["hark.step_frames"])
         inputs = inputs[:, -96:]
-        outputs = []
-        for x in inputs:
-            states = [np.zeros([1] + s, dtype=np.float32) for s in shapes]
-            for t in range(0, len(x), step):
-                feeds = {"features": x[None, t : t + step]}
-                feeds.update({f"state_{i}": s for i, s in enumerate(states)})
-                probs, *states = session.run(None, feeds)
-            outputs.append(probs)
-        outputs = np.concatenate(outputs)
-    else:
-        outputs = np.concatenate([session.run(None, {"features": x[None]})[0] for x in inputs])
     prefix = "golden_stream_" if stream else "golden_"
     np.save(out_dir / f"{prefix}inputs.npy", inputs)
     np.save(out_dir / f"{prefix}outputs.npy", outputs.astype(np.float32))
     for clip, p in zip(clips, outputs):
         print(f"{clip}: {LABELS[int(p.argmax())]} {p.max():.3f}")
 
-    # Validation figures from train.py's saved probabilities.
-    probs, y = np.load(work / "val_probs.npy"), np.load(work / "val_y.npy")
+    # Validation figures: the held-out model's probabilities on the validation clips.
+    figures_from = pathlib.Path(args.figures_from or path)
+    probs, y = probabilities(figures_from, np.load(work / "val.npy")), np.load(work / "val_y.npy")
+    print(f"validation figures of {figures_from}")
     pred = probs.argmax(1)
     recall = np.array([np.mean(pred[y == c] == c) for c in range(len(LABELS))])
     print(f"validation clips {len(y)}; accuracy {np.mean(pred == y):.4f}; "
@@ -137,7 +152,7 @@ def main():
                             color="white" if norm[i, j] > 0.5 else "black")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{path.stem}, validation speakers (balanced accuracy {recall.mean():.3f})")
+        ax.set_title(f"{figures_from.stem}, validation speakers (balanced accuracy {recall.mean():.3f})")
         fig.tight_layout()
         fig.savefig(out_dir / ("confusion_stream.png" if stream else "confusion.png"), dpi=110)
     except ImportError:

@@ -11,11 +11,19 @@ the detector computes at run time. Writes into WORK (default ../kws-work, outsid
   val_meta.tsv               source path and speaker of every validation clip
 and models/kws/validation_speakers.txt, the held-out speakers (tests use the same split).
 
+`--all-speakers` puts the validation speakers' clips (and the held-out background noise) on the
+training side too, augmented like every other clip: for the shipped model, once the recipe and
+its epoch count are fixed on the split (train.py `--keep last`). val.npy is still written, the
+same clips as without it, but they are then no longer held out. `--train-share F` keeps only a
+share F of the training speakers (chosen by another byte of the same hash, so the kept ones are
+the same for any F that keeps them): for a learning curve on the split, validation unchanged.
+
 With `--tts DIR` (the output of synth.py), the synthesised words join the training side only:
 keywords as their class (`--tts-copies` augmented copies of each), other words as `_unknown_`,
 as many as give that class the keywords' synthetic share.
 
-Usage: python models/kws/prepare.py [--work DIR] [--copies 6] [--seed 1] [--tts DIR [--tts-copies 2]]
+Usage: python models/kws/prepare.py [--work DIR] [--copies 6] [--seed 1] [--all-speakers | --train-share F]
+       [--tts DIR [--tts-copies 2]]
 """
 
 import argparse
@@ -41,6 +49,12 @@ def is_val(speaker):
     """A stable speaker split: the same speaker always lands on the same side."""
     digest = hashlib.sha256(speaker.encode()).digest()
     return digest[0] / 256 < VAL_SHARE
+
+
+def in_share(speaker, share):
+    """Whether a training speaker is among the `share` kept for a learning curve (a second byte
+    of the hash, independent of the split)."""
+    return hashlib.sha256(speaker.encode()).digest()[1] / 256 < share
 
 
 def fit(x, n=SR):
@@ -177,17 +191,30 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--copies", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--all-speakers", action="store_true",
+                        help="train on every speaker, the validation speakers too (the shipped model)")
+    parser.add_argument("--train-share", type=float, default=1.0,
+                        help="share of the training speakers to keep (a learning curve); validation unchanged")
     parser.add_argument("--tts", help="synth.py's output: synthesised words for the training side")
     parser.add_argument("--tts-copies", type=int, default=2)
     args = parser.parse_args()
+    if not 0 < args.train_share <= 1:
+        parser.error("--train-share takes a share in (0, 1]")
+    if args.all_speakers and args.train_share < 1:
+        parser.error("--all-speakers and --train-share do not go together")
     work = pathlib.Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if not HARK.exists():
         raise SystemExit(f"{HARK} is missing: cargo build --release -p hark-cli")
     rng = np.random.default_rng(args.seed)
     items, noise = gather()
-    noise_train = [a for i, (a, _) in enumerate(noise) if i % 5 != 0]
     noise_val = [a for i, (a, _) in enumerate(noise) if i % 5 == 0]
+    noise_train = [a for i, (a, _) in enumerate(noise) if args.all_speakers or i % 5 != 0]
+
+    def trains(speaker):
+        if args.all_speakers:
+            return True
+        return not is_val(speaker) and in_share(speaker, args.train_share)
 
     train_x, train_y, val_x, val_y, val_meta = [], [], [], [], []
     for audio, label, speaker, source in items:
@@ -196,14 +223,14 @@ def main():
             val_x.append(audio)
             val_y.append(y)
             val_meta.append((source, speaker, label))
-        else:
+        if trains(speaker):
             train_x.append(audio)
             train_y.append(y)
             for _ in range(args.copies):
                 train_x.append(augment(audio, noise_train, rng))
                 train_y.append(y)
     # Partial-word windows from the training keywords, as `_unknown_`.
-    keyword_clips = [a for a, label, speaker, _ in items if label in WORDS and not is_val(speaker)]
+    keyword_clips = [a for a, label, speaker, _ in items if label in WORDS and trains(speaker)]
     for _ in range(len(keyword_clips) * 2):
         a = keyword_clips[rng.integers(len(keyword_clips))]
         b = keyword_clips[rng.integers(len(keyword_clips))]
@@ -254,7 +281,9 @@ def main():
             f.write("\t".join(row) + "\n")
     tx = features(train_x, work, "train")
     vx = features(val_x, work, "val")
-    print(f"train {tx.shape}, val {vx.shape}")
+    sc_speakers = {s for _, label, s, src in items if src.startswith("sc2/") and trains(s)}
+    print(f"train {tx.shape} ({len(sc_speakers)} Speech Commands v0.02 speakers), val {vx.shape}"
+          + (" (seen in training: --all-speakers)" if args.all_speakers else ""))
     for name, ys in [("train", train_y), ("val", val_y)]:
         counts = np.bincount(ys, minlength=len(LABELS))
         print(name, dict(zip(LABELS, counts.tolist())))

@@ -19,7 +19,11 @@ model of the same size learns what several trained with other seeds agree on. Th
 model (a streaming student learns the window teachers' view of its last 96 frames). `--kd-agree-only` keeps the distillation term
 only on the clips whose label is the teachers' most likely class.
 
-Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream]
+`--keep last` keeps the weights of the last epoch instead of the epoch with the best
+class-balanced validation accuracy: an unbiased validation figure, and the only choice when the
+validation clips are in the training data (prepare.py `--all-speakers`, the shipped model).
+
+Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream] [--keep best|last]
        [--step 16] [--channels 64] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2] [--kd-agree-only]]
 Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
 """
@@ -295,6 +299,8 @@ def main():
     parser.add_argument("--export-only", action="store_true",
                         help="skip training: export WORK/<arch>_weights.pt from an earlier run")
     parser.add_argument("--channels", type=int, default=64, help="channels of every block (64: the shipped models)")
+    parser.add_argument("--keep", choices=["best", "last"], default="best",
+                        help="best: the epoch with the best class-balanced validation accuracy; last: the last epoch")
     parser.add_argument("--out", default=str(ROOT / "models" / "kws" / "kws12.onnx"))
     parser.add_argument("--teachers", help="comma-separated ONNX window models whose mean to distil")
     parser.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation term in the loss")
@@ -372,7 +378,7 @@ def main():
         balanced = float(np.mean(recall))
         print(f"epoch {epoch + 1}: loss {total_loss / steps_per_epoch:.3f}, val acc {np.mean(pred == vy):.4f}, "
               f"balanced {balanced:.4f} ({time.time() - start:.0f} s)", flush=True)
-        if balanced >= best:
+        if args.keep == "last" or balanced >= best:
             best, best_state = balanced, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
@@ -396,7 +402,8 @@ def main():
             Probabilities(model), torch.zeros(1, 98, 40), out,
             input_names=["features"], output_names=["probabilities"], opset_version=17, dynamo=False,
         )
-    print(f"best balanced val accuracy {best:.4f}; wrote {out}")
+    kept = "best" if args.keep == "best" or args.export_only else "last epoch's"
+    print(f"{kept} balanced val accuracy {best:.4f}; wrote {out}")
 
 
 if __name__ == "__main__":

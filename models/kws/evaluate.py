@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Scores window keyword models (train.py's output, with or without export.py's metadata) on
+the validation clips of a prepare.py work folder, with onnxruntime, one line per model: all 888
+clips (accuracy and class-balanced accuracy), the Speech Commands v0.02 clips alone
+(class-balanced, the figure nearest the canonical test set, and `_unknown_` recall), and with
+several models, their mean probabilities (an ensemble) on the last line.
+
+Unlike export.py, which reads the val_probs.npy the last training run left in WORK, this scores
+each file itself, so runs that shared a work folder can be compared.
+
+Usage: python models/kws/evaluate.py [--work DIR] MODEL.onnx [MODEL.onnx ...]
+"""
+
+import argparse
+import pathlib
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
+
+
+def probabilities(path, x):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: clip[None]})[0] for clip in x])
+
+
+def figures(probs, y, sc):
+    pred = probs.argmax(1)
+    recall = np.array([np.mean(pred[y == c] == c) for c in range(len(LABELS))])
+    sc_recall = np.array([np.mean(pred[sc & (y == c)] == c) for c in range(len(LABELS))])
+    return (f"clips {np.mean(pred == y):.4f} (balanced {recall.mean():.4f}); "
+            f"SC clips balanced {sc_recall.mean():.4f}, `_unknown_` {sc_recall[10]:.3f}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
+    parser.add_argument("models", nargs="+")
+    args = parser.parse_args()
+    work = pathlib.Path(args.work)
+    x, y = np.load(work / "val.npy"), np.load(work / "val_y.npy")
+    with open(work / "val_meta.tsv") as f:
+        sc = np.array([line.split("\t")[0].startswith("sc2/") for line in list(f)[1:]])
+    assert len(sc) == len(y) == len(x), "val.npy, val_y.npy and val_meta.tsv differ in length"
+    print(f"{len(y)} validation clips, {sc.sum()} of them Speech Commands v0.02")
+    all_probs = []
+    for path in args.models:
+        probs = probabilities(path, x)
+        all_probs.append(probs)
+        print(f"{path}: {figures(probs, y, sc)}")
+    if len(all_probs) > 1:
+        print(f"mean of the {len(all_probs)}: {figures(np.mean(all_probs, axis=0), y, sc)}")
+
+
+if __name__ == "__main__":
+    main()
