@@ -101,8 +101,8 @@ pub struct Event {
     pub start: f64,
     /// End of that window: the moment the detection was possible.
     pub end: f64,
-    /// The smoothed probability that crossed the threshold (its peak while the event was
-    /// open).
+    /// The smoothed probability when it crossed the threshold (the event is reported at that
+    /// frame, so the score sits at or just above the threshold).
     pub score: f32,
 }
 
@@ -191,7 +191,6 @@ struct Core {
     smoothed: Vec<f32>,
     armed: Vec<bool>,
     last_event_end: f64,
-    open: Option<Event>,
     hop_seconds: f64,
     frame_seconds: f64,
 }
@@ -240,7 +239,6 @@ impl Pipeline {
             smoothed: vec![0.0; labels],
             armed: vec![true; labels],
             last_event_end: f64::NEG_INFINITY,
-            open: None,
             hop_seconds: config.hop_length as f64 / rate,
             frame_seconds: config.frame_length as f64 / rate,
             thresholds,
@@ -321,14 +319,10 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Ends a stream fed by [`push_features`](Self::push_features): closes an open event.
-    pub fn finish_features(&mut self, mut on_event: impl FnMut(Event)) {
-        if let Some(event) = self.core.open.take() {
-            on_event(event);
-        }
-    }
-
-    /// Ends the stream: flushes the front end and closes an open event.
+    /// Ends the stream: the resampler's tail goes through the features and the model, and the
+    /// frames it completes can still report events. Nothing else is held back: an event is
+    /// reported at the frame whose smoothed score crosses the threshold, so a stream fed by
+    /// [`push_features`](Self::push_features) needs no end call.
     pub fn finish(&mut self, mut on_event: impl FnMut(Event)) -> Result<(), DetectorError> {
         let core = &mut self.core;
         let mut failure = None;
@@ -339,9 +333,6 @@ impl Pipeline {
                 failure = Some(e);
             }
         });
-        if let Some(event) = core.open.take() {
-            on_event(event);
-        }
         failure.map_or(Ok(()), Err)
     }
 }
