@@ -15,8 +15,9 @@ and models/kws/validation_speakers.txt, the held-out speakers (tests use the sam
 training side too, augmented like every other clip: for the shipped model, once the recipe and
 its epoch count are fixed on the split (train.py `--keep last`). val.npy is still written, the
 same clips as without it, but they are then no longer held out. `--train-share F` keeps only a
-share F of the training speakers (chosen by another byte of the same hash, so the kept ones are
-the same for any F that keeps them): for a learning curve on the split, validation unchanged.
+share F of the training speakers of every source (Speech Commands speakers, wake-word files,
+digit speakers; chosen by another byte of the same hash, so the kept ones are the same for any F
+that keeps them): for a learning curve on the split, validation unchanged.
 
 With `--tts DIR` (the output of synth.py), the synthesised words join the training side only:
 keywords as their class (`--tts-copies` augmented copies of each), other words as `_unknown_`,
