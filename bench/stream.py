@@ -1,5 +1,6 @@
 """The benchmark recording shared by the bench scripts: Speech Commands clips from
-../shared/data joined into one 16 kHz file (speech, silence and noise as they come)."""
+../shared/data joined into one 16 kHz file, in path order. The default 10 minutes are 244 s of
+`_silence_` background noise, 204 s of other words (`_unknown_`) and 152 s of `down`."""
 
 import os
 import pathlib
