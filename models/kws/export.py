@@ -26,7 +26,8 @@ import subprocess
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+
+from evaluate import probabilities, validation
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -38,27 +39,6 @@ WORDS = LABELS[:10]
 
 def hark(*args):
     return subprocess.run([str(HARK), *args], check=True, capture_output=True, text=True).stdout
-
-
-def probabilities(path, x):
-    """onnxruntime's probabilities for every clip of x, (clips, 98, 40) features: a window
-    model on the whole clip, a streaming model stepped from a zero state over its last 96
-    frames (which equals its window form)."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    inputs = session.get_inputs()
-    if len(inputs) == 1:
-        return np.concatenate([session.run(None, {inputs[0].name: clip[None]})[0] for clip in x])
-    step = inputs[0].shape[1]
-    shapes = [i.shape for i in inputs[1:]]
-    outputs = []
-    for clip in x[:, -96:]:
-        states = [np.zeros(s, dtype=np.float32) for s in shapes]
-        for t in range(0, len(clip), step):
-            feeds = {"features": clip[None, t : t + step]}
-            feeds.update({f"state_{i}": s for i, s in enumerate(states)})
-            probs, *states = session.run(None, feeds)
-        outputs.append(probs)
-    return np.concatenate(outputs)
 
 
 def main():
@@ -116,7 +96,8 @@ def main():
 
     # Validation figures: the held-out model's probabilities on the validation clips.
     figures_from = pathlib.Path(args.figures_from or path)
-    probs, y = probabilities(figures_from, np.load(work / "val.npy")), np.load(work / "val_y.npy")
+    x, y, sc = validation(work)
+    probs = probabilities(figures_from, x)
     print(f"validation figures of {figures_from}")
     pred = probs.argmax(1)
     recall = np.array([np.mean(pred[y == c] == c) for c in range(len(LABELS))])
@@ -126,8 +107,6 @@ def main():
         print(f"  {label:>10}: {r:.3f} of {n}")
     # The Speech Commands v0.02 clips alone (and the held-out background-noise crops as
     # `_silence_`): the distribution of the canonical test set, whose other speakers judge it.
-    with open(work / "val_meta.tsv") as f:
-        sc = np.array([line.split("\t")[0].startswith("sc2/") for line in list(f)[1:]])
     sc_recall = np.array([np.mean(pred[sc & (y == c)] == c) for c in range(len(LABELS))])
     print(f"Speech Commands v0.02 clips {sc.sum()}; accuracy {np.mean(pred[sc] == y[sc]):.4f}; "
           f"class-balanced {sc_recall.mean():.4f}; `_unknown_` recall {sc_recall[10]:.3f}")

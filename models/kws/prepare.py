@@ -282,7 +282,7 @@ def main():
             f.write("\t".join(row) + "\n")
     tx = features(train_x, work, "train")
     vx = features(val_x, work, "val")
-    sc_speakers = {s for _, label, s, src in items if src.startswith("sc2/") and trains(s)}
+    sc_speakers = {s for _, _, s, src in items if src.startswith("sc2/") and trains(s)}
     print(f"train {tx.shape} ({len(sc_speakers)} Speech Commands v0.02 speakers), val {vx.shape}"
           + (" (seen in training: --all-speakers)" if args.all_speakers else ""))
     for name, ys in [("train", train_y), ("val", val_y)]:
