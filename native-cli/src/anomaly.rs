@@ -369,14 +369,13 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     let mut fresh = Vec::new();
     let mut offset = 0u64;
     let name = args.input.display();
-    // A file is read in larger chunks than a live stream on stdin, whose scores should not
-    // wait: the scorer runs the model on up to 32 windows at a time and on what is pending at
-    // the end of each push, and tract's fixed cost per run is about that of five windows.
-    let chunk_len = if args.input == Path::new("-") {
-        4096
-    } else {
-        1 << 15
-    };
+    // A file is read in larger chunks than a live stream (stdin, a named pipe, a device),
+    // whose scores should not wait: the scorer runs the model on up to 32 windows at a time
+    // and on what is pending at the end of each push, and tract's fixed cost per run is about
+    // that of five windows.
+    let regular_file =
+        args.input != Path::new("-") && std::fs::metadata(&args.input).is_ok_and(|m| m.is_file());
+    let chunk_len = if regular_file { 1 << 15 } else { 4096 };
     loop {
         let n = source.next(chunk_len, &mut chunk)?;
         if n == 0 {

@@ -238,16 +238,30 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
 
 /// The format of a file from its first bytes or its name.
 fn sniff(path: &Path) -> Result<Format> {
+    let by_name = |ext: &str| {
+        path.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    };
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if !meta.is_file() {
+        // A named pipe or a device: reading its first bytes to look at them would take them
+        // from the stream, so only the name or --format can say what it holds.
+        if by_name("csv") {
+            return Ok(Format::Csv);
+        }
+        bail!(
+            "{} is not a regular file (a pipe or a device): give --format s16le, f32le or csv \
+             (and --rate), as for stdin",
+            path.display()
+        );
+    }
     let mut magic = [0u8; 4];
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let n = file
         .read(&mut magic)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let by_name = |ext: &str| {
-        path.extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
-    };
     Ok(match &magic[..n] {
         b"RIFF" | b"RF64" => Format::Wav,
         b"fLaC" => Format::Flac,

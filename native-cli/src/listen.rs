@@ -392,7 +392,8 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             }
             dropped_reported = dropped;
         }
-        // Ctrl-C stops at once, even if the device keeps the ring full.
+        // Ctrl-C stops the capture at once, even if the device keeps the ring full; what
+        // the ring already holds is still run through the detector below.
         if stop.load(Ordering::Acquire) {
             break;
         }
@@ -416,6 +417,8 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             eprintln!("hark: warning: {}: {message}; reopening", opened.id);
             match reopen(spec, want_rate, args, select, &counters, &stop) {
                 Some(Ok(new)) => {
+                    // What the failed device delivered before it failed is still audio.
+                    drain(&mut opened, &mut pipeline, &mut buffer, &mut print)?;
                     if new.rate != opened.rate {
                         pipeline.finish(&mut print)?;
                         pipeline = Pipeline::new(model.clone(), new.rate, params.clone())?;
@@ -433,10 +436,13 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    // Stop the device before the last events: nothing more is captured.
+    // Stop the device before the last events: nothing more is captured, and nothing that
+    // was captured is lost (what is still in the ring, at most `--ring-ms` of audio, is run
+    // through the detector first).
     if let Err(e) = opened.stream.pause() {
         eprintln!("hark: warning: {}: cannot stop the stream: {e}", opened.id);
     }
+    drain(&mut opened, &mut pipeline, &mut buffer, &mut print)?;
     pipeline.finish(&mut print)?;
     let events = events.get();
     let rate = f64::from(opened.rate.hz());
@@ -451,6 +457,28 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         );
     }
     outcome
+}
+
+/// Runs what the ring still holds through the pipeline. The device must be paused or failed,
+/// or its samples keep coming; only what it had captured before is taken (a ring's worth at
+/// most, so a device that keeps filling it cannot hold the loop).
+fn drain(
+    opened: &mut Opened,
+    pipeline: &mut Pipeline,
+    buffer: &mut [f32],
+    print: &mut impl FnMut(Event),
+) -> Result<()> {
+    let mut left = opened.consumer.occupied_len();
+    while left > 0 {
+        let take = left.min(buffer.len());
+        let n = opened.consumer.pop_slice(&mut buffer[..take]);
+        if n == 0 {
+            break;
+        }
+        pipeline.push(&buffer[..n], &mut *print)?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Tries to reopen the device every second until it works, Ctrl-C (`None`) or a usage

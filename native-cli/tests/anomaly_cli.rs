@@ -637,3 +637,67 @@ fn csv_rows_of_three_sensors() {
         "{err}"
     );
 }
+
+#[test]
+fn a_named_pipe_is_scored_as_it_arrives() {
+    // A sensor feeding a FIFO named on the command line is a live stream: its scores must
+    // come while the writer is still writing, not when it closes (a file is read in chunks of
+    // 32768 rows, which 5000 rows never fill).
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.csv");
+    let model = dir.path().join("metric.onnx");
+    let fifo = dir.path().join("sensor");
+    let row = |i: usize| {
+        let t = i as f64;
+        let value = 20.0 + 3.0 * (t * std::f64::consts::TAU / 96.0).sin();
+        format!("{i},{value:.4}\n")
+    };
+    let text: String = (0..4000).map(row).collect();
+    std::fs::write(&normal, format!("t,value\n{text}")).unwrap();
+    let fit = fit(&normal, &model, "metric");
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Its first bytes cannot be looked at without taking them from the stream.
+    let unnamed = hark(&["score", path(&fifo), "--model", path(&model)]);
+    assert!(!unnamed.status.success());
+    let stderr = String::from_utf8_lossy(&unnamed.stderr);
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["score", path(&fifo), "--model", path(&model), "--json"])
+        .args(["--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Opening the FIFO for writing waits for hark to open it for reading.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    use std::io::Write;
+    let rows: String = (10_000..15_000).map(row).collect();
+    writer.write_all(rows.as_bytes()).unwrap();
+    writer.flush().unwrap();
+    // The writer stays open: a score must arrive anyway.
+    let first = lines_rx.recv_timeout(std::time::Duration::from_secs(60));
+    drop(writer);
+    let status = child.wait().unwrap();
+    let first = first.expect("no score while the pipe was still open");
+    assert!(first.contains("\"score\""), "{first}");
+    assert!(status.success());
+}

@@ -192,3 +192,48 @@ fn ctrl_c_stops_cleanly_with_a_summary() {
         "one readable line per keyword: {stdout}"
     );
 }
+
+#[test]
+fn ctrl_c_runs_what_the_ring_holds_before_stopping() {
+    // The device fills a 20-s ring with the whole recording in milliseconds; a detector that
+    // sleeps 200 ms per 4096-sample chunk (0.26 s of audio) has run about a second of it
+    // when SIGINT comes. The rest was captured, so it is still run: all six keywords.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 0.0);
+    let config = alsa_config();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args([
+            "listen",
+            "--device",
+            "alsa:hark_test",
+            "--ring-ms",
+            "20000",
+            "--consumer-delay-ms",
+            "200",
+            "--json",
+        ])
+        .env("ALSA_CONFIG_PATH", &config)
+        .env("HARK_ALSA_INFILE", &raw)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = json_lines(&output);
+    let keywords: Vec<&str> = lines.iter().filter_map(|l| l["keyword"].as_str()).collect();
+    assert_eq!(keywords, ["yes", "no", "left", "right", "stop", "go"]);
+    // (The device goes on with zeros after the file, unpaced: those overflow the ring and
+    // are counted as dropped, after the recording.)
+    assert_eq!(lines.last().unwrap()["status"], "stopped");
+}
