@@ -156,27 +156,38 @@ fn devices_lists_inputs_as_json_lines() {
     }
 }
 
-#[test]
-fn ctrl_c_stops_cleanly_with_a_summary() {
-    // No --duration: the device yields zeros forever after the file, until SIGINT.
-    let dir = tempfile::tempdir().unwrap();
-    let raw = raw_sample(dir.path(), 0.0);
+/// `hark listen ARGS` on the file device with no --duration (it yields zeros forever after
+/// the file), interrupted by SIGINT after `after`.
+fn listen_until_sigint(raw: &Path, args: &[&str], after: std::time::Duration) -> Output {
     let config = alsa_config();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args(["listen", "--device", "alsa:hark_test", "--ring-ms", "20000"])
+        .args(["listen", "--device", "alsa:hark_test"])
+        .args(args)
         .env("ALSA_CONFIG_PATH", &config)
-        .env("HARK_ALSA_INFILE", &raw)
+        .env("HARK_ALSA_INFILE", raw)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::thread::sleep(after);
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_a_summary() {
+    // No --duration: the device yields zeros forever after the file, until SIGINT.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 0.0);
+    let output = listen_until_sigint(
+        &raw,
+        &["--ring-ms", "20000"],
+        std::time::Duration::from_secs(2),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let summary = stderr.lines().last().unwrap_or_default();
@@ -200,31 +211,11 @@ fn ctrl_c_runs_what_the_ring_holds_before_stopping() {
     // when SIGINT comes. The rest was captured, so it is still run: all six keywords.
     let dir = tempfile::tempdir().unwrap();
     let raw = raw_sample(dir.path(), 0.0);
-    let config = alsa_config();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
-        .args([
-            "listen",
-            "--device",
-            "alsa:hark_test",
-            "--ring-ms",
-            "20000",
-            "--consumer-delay-ms",
-            "200",
-            "--json",
-        ])
-        .env("ALSA_CONFIG_PATH", &config)
-        .env("HARK_ALSA_INFILE", &raw)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    let output = listen_until_sigint(
+        &raw,
+        &["--ring-ms", "20000", "--consumer-delay-ms", "200", "--json"],
+        std::time::Duration::from_secs(1),
+    );
     assert!(
         output.status.success(),
         "{}",
