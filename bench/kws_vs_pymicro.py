@@ -2,7 +2,8 @@
 """CPU seconds per audio second of Hark's whole keyword pipeline (`hark detect`: WAV decoding,
 features, model, smoothing, events) against pymicro-wakeword (its streaming features and one
 microWakeWord model, `okay_nabu`), on the same 10-minute 16 kHz file, in one run; Hark with
-the bundled window model and with the streaming model (models/kws/kws12_stream.onnx).
+the bundled window model, the same behind the streaming model as its gate (`--gate`), and
+the streaming model alone (models/kws/kws12_stream.onnx).
 
 pymicro-wakeword is fed 10 ms (320-byte) chunks, its intended streaming use; Hark's figure is
 the CPU time (user + system) of the `hark detect` process, from getrusage of the child. Median
@@ -30,13 +31,14 @@ from stream import HARK, ROOT, make_stream
 STREAM_MODEL = ROOT / "models" / "kws" / "kws12_stream.onnx"
 
 
-def hark_cpu(path, stride, model=None):
+def hark_cpu(path, stride, model=None, extra=()):
     """CPU seconds and peak RSS (KiB) of one `hark detect` run. The RSS comes from
     /usr/bin/time: getrusage's figure for children also counts the forked Python parent."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = ["/usr/bin/time", "-f", "%M", str(HARK), "detect", str(path), "--json", "--stride", str(stride)]
     if model:
         cmd += ["--model", str(model)]
+    cmd += list(extra)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     rss_kib = int(out.stderr.strip().splitlines()[-1])
@@ -63,13 +65,15 @@ def main():
         path = pathlib.Path(tmp) / "stream.wav"
         pcm = make_stream(path)
         seconds = len(pcm) / 16000
-        hark_runs, stream_runs, micro_runs = [], [], []
+        hark_runs, gated_runs, stream_runs, micro_runs = [], [], [], []
         for _ in range(args.repeats):  # interleaved, so that load on the machine hits all alike
             hark_runs.append(hark_cpu(path, args.stride))
+            gated_runs.append(hark_cpu(path, args.stride, extra=["--gate", str(STREAM_MODEL)]))
             stream_runs.append(hark_cpu(path, args.stride, STREAM_MODEL))
             micro_runs.append(pymicro_cpu(pcm))
         hark = statistics.median(r[0] for r in hark_runs)
         rss_mib = max(r[1] for r in hark_runs) / 1024
+        gated = statistics.median(r[0] for r in gated_runs)
         stream = statistics.median(r[0] for r in stream_runs)
         stream_rss = max(r[1] for r in stream_runs) / 1024
         micro = statistics.median(micro_runs)
@@ -77,9 +81,10 @@ def main():
     print("| pipeline | CPU s per audio s |")
     print("|---|---|")
     print(f"| hark detect (12 classes, model every {args.stride} frames, every frame near a threshold) | {hark / seconds:.2e} |")
+    print(f"| hark detect --gate kws12_stream.onnx (the same, the window model behind the streaming one) | {gated / seconds:.2e} |")
     print(f"| hark detect --model kws12_stream.onnx (streaming model, 16-frame steps) | {stream / seconds:.2e} |")
     print(f"| pymicro-wakeword (okay_nabu, streaming) | {micro / seconds:.2e} |")
-    print(f"hark / pymicro-wakeword: {hark / micro:.2f}x (bundled window model), "
+    print(f"hark / pymicro-wakeword: {hark / micro:.2f}x (bundled window model), {gated / micro:.2f}x (gated), "
           f"{stream / micro:.2f}x (streaming model); peak RSS {rss_mib:.1f} / {stream_rss:.1f} MiB")
 
 

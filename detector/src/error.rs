@@ -67,6 +67,10 @@ pub enum DetectorError {
     /// A streaming call on a window model.
     #[error("the model is a window model (hark.kind = kws), not a streaming one")]
     NotStreaming,
+    /// A gate ([`Pipeline::with_gate`](crate::Pipeline::with_gate)) that does not fit the
+    /// window model.
+    #[error("gate: {0}")]
+    Gate(String),
     /// Fitting an anomaly model failed (too little data, bad settings).
     #[error("cannot fit: {0}")]
     Fit(String),

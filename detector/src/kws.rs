@@ -139,7 +139,18 @@ pub struct DetectorParams {
     pub refractory: f64,
     /// Per-label thresholds; `None` keeps the model's recommendation.
     pub thresholds: Option<Vec<Option<f32>>>,
+    /// With a gate ([`Pipeline::with_gate`]): the window model runs only while some keyword's
+    /// gate probability is at least this share of its threshold, or was in the last
+    /// `gate_hold_frames`, or the window model's own smoothed score is near a threshold
+    /// (`dense_from`). Ignored without a gate.
+    pub gate_from: f32,
+    /// With a gate: how many frames the window model keeps running after the gate's last
+    /// step at or above `gate_from`.
+    pub gate_hold_frames: usize,
 }
+
+/// The default [`DetectorParams::gate_from`].
+pub const GATE_FROM: f32 = 0.25;
 
 impl Default for DetectorParams {
     fn default() -> Self {
@@ -150,6 +161,8 @@ impl Default for DetectorParams {
             dense_stride: 1,
             refractory: 1.0,
             thresholds: None,
+            gate_from: GATE_FROM,
+            gate_hold_frames: 48,
         }
     }
 }
@@ -157,7 +170,9 @@ impl Default for DetectorParams {
 /// Samples in, keyword events out: resampling, features, the model (a streaming model on
 /// each step of new frames with its cached state, or a window model on a window of recent
 /// frames every `stride_frames`, and every `dense_stride` while a keyword is near its threshold),
-/// posterior smoothing, per-keyword thresholds and a refractory time.
+/// posterior smoothing, per-keyword thresholds and a refractory time. A window model can run
+/// behind a streaming one as its gate ([`Pipeline::with_gate`]), so that on background and
+/// other sounds only the cheap streaming steps cost compute.
 ///
 /// This is the one streaming API of Hark's front ends (the CLI and the browser build).
 #[derive(Debug)]
@@ -193,6 +208,23 @@ struct Core {
     last_event_end: f64,
     hop_seconds: f64,
     frame_seconds: f64,
+    gate: Option<Gate>,
+}
+
+/// A streaming model that decides when the window model runs ([`Pipeline::with_gate`]).
+#[derive(Debug)]
+struct Gate {
+    model: KwsModel,
+    state: StreamState,
+    /// The frames of the step being collected.
+    frames: Vec<f32>,
+    filled: usize,
+    probs: Vec<f32>,
+    /// The window model runs up to this frame index (exclusive) at least.
+    open_until: u64,
+    /// Whether the window model skipped the last frame.
+    shut: bool,
+    steps: u64,
 }
 
 impl Pipeline {
@@ -242,6 +274,7 @@ impl Pipeline {
             hop_seconds: config.hop_length as f64 / rate,
             frame_seconds: config.frame_length as f64 / rate,
             thresholds,
+            gate: None,
             params: DetectorParams {
                 stride_frames: params.stride_frames.max(1),
                 dense_stride: params.dense_stride.clamp(1, params.stride_frames.max(1)),
@@ -252,13 +285,77 @@ impl Pipeline {
         Ok(Pipeline { frontend, core })
     }
 
+    /// Puts a streaming model in front of the window model, as a cheap first stage: the
+    /// gate steps on every `hark.step_frames` new frames with its cached state, and the
+    /// window model runs (on the stride, and on every `dense_stride` frames near a threshold,
+    /// as without a gate) only while some keyword's gate probability is at least
+    /// [`gate_from`](DetectorParams::gate_from) of its threshold, for
+    /// [`gate_hold_frames`](DetectorParams::gate_hold_frames) after that, and while the
+    /// window model's own scores are near a threshold. While the gate is shut its
+    /// probabilities stand in for the window model's in the smoothing, so the window
+    /// model's first runs after the gate opens are averaged with low keyword scores, not
+    /// alone. Events still come from the window model only: on background and other sounds
+    /// only the gate costs compute.
+    ///
+    /// The gate must be a streaming model (`hark.kind = kws-stream`) with the same labels and
+    /// features as the window model, which must be a window model; anything else is an error.
+    pub fn with_gate(mut self, gate: KwsModel) -> Result<Self, DetectorError> {
+        let core = &mut self.core;
+        if core.model.step_frames().is_some() {
+            return Err(DetectorError::Gate(
+                "the main model is a streaming model; a gate goes in front of a window model"
+                    .into(),
+            ));
+        }
+        let Some(step) = gate.step_frames() else {
+            return Err(DetectorError::Gate(
+                "the gate is a window model (hark.kind = kws), not a streaming one".into(),
+            ));
+        };
+        if gate.labels() != core.model.labels() {
+            return Err(DetectorError::Gate(format!(
+                "the gate's labels {} differ from the model's {}",
+                gate.labels().join(","),
+                core.model.labels().join(",")
+            )));
+        }
+        gate.check_features(core.model.feature_config())?;
+        let state = gate.new_state()?;
+        // Room for a window and a smoothing span of frames, for the runs skipped while the
+        // gate was shut (see `Core::catch_up`).
+        let frames = core.model.window_frames() + core.history.len();
+        core.window.resize(frames * core.n_features, 0.0);
+        core.gate = Some(Gate {
+            frames: vec![0.0; step * core.n_features],
+            filled: 0,
+            probs: vec![0.0; gate.labels().len()],
+            open_until: 0,
+            shut: false,
+            steps: 0,
+            state,
+            model: gate,
+        });
+        Ok(self)
+    }
+
     /// The model.
     pub fn model(&self) -> &KwsModel {
         &self.core.model
     }
 
+    /// The gate ([`with_gate`](Self::with_gate)), if any.
+    pub fn gate(&self) -> Option<&KwsModel> {
+        self.core.gate.as_ref().map(|g| &g.model)
+    }
+
+    /// How many steps the gate has run (0 without one).
+    pub fn gate_steps(&self) -> u64 {
+        self.core.gate.as_ref().map_or(0, |g| g.steps)
+    }
+
     /// How many times the model has run (a window model) or stepped (a streaming model): what
-    /// the stream has cost, since the model is most of it.
+    /// the stream has cost, since the model is most of it (with a gate, add
+    /// [`gate_steps`](Self::gate_steps), each a fraction of a window run).
     pub fn runs(&self) -> u64 {
         self.core.runs
     }
@@ -363,15 +460,21 @@ impl Core {
             }
             return self.scored(on_event);
         }
-        if self.filled == window_frames {
+        // The recent frames: a window, and with a gate a smoothing span more (for the runs
+        // it catches up on when it opens).
+        let capacity = self.window.len() / n;
+        if self.filled == capacity {
             self.window.copy_within(n.., 0);
-            self.window[(window_frames - 1) * n..].copy_from_slice(frame);
+            self.window[(capacity - 1) * n..].copy_from_slice(frame);
         } else {
             self.window[self.filled * n..(self.filled + 1) * n].copy_from_slice(frame);
             self.filled += 1;
         }
         self.frames_seen += 1;
         self.since_run += 1;
+        if self.gate.is_some() && !self.gate_open(frame)? {
+            return Ok(());
+        }
         // The stride counts from the last run, so after an event (decided on a run near a
         // threshold, on every frame) the runs fall on the same frames whatever the start.
         let stride = if self.dense && !self.in_refractory() {
@@ -383,9 +486,100 @@ impl Core {
             return Ok(());
         }
         self.since_run = 0;
-        self.model.predict_into(&self.window, &mut self.probs)?;
+        let end = self.filled * n;
+        self.model
+            .predict_into(&self.window[end - window_frames * n..end], &mut self.probs)?;
         self.runs += 1;
         self.scored(on_event)
+    }
+
+    /// Feeds the gate one frame and says whether the window model may run on it.
+    ///
+    /// While the gate is shut the window model's runs on the stride are skipped, not moved:
+    /// the stride keeps counting. When it opens, the model catches up on the skipped runs of
+    /// the last smoothing span (from the frames kept for that), so the smoothing, and every
+    /// decision after, is what the window model alone would have computed, as long as that
+    /// model's scores stayed below `dense_from` while the gate was shut.
+    fn gate_open(&mut self, frame: &[f32]) -> Result<bool, DetectorError> {
+        let n = self.n_features;
+        let Some(gate) = &mut self.gate else {
+            return Ok(true);
+        };
+        let step = gate.frames.len() / n;
+        gate.frames[gate.filled * n..(gate.filled + 1) * n].copy_from_slice(frame);
+        gate.filled += 1;
+        if gate.filled == step {
+            gate.filled = 0;
+            gate.model
+                .step(&gate.frames, &mut gate.state, &mut gate.probs)?;
+            gate.steps += 1;
+            // Before its state covers a window the gate knows too little: it stays open.
+            let share = self.params.gate_from;
+            let near = self.frames_seen < gate.model.window_frames() as u64
+                || self
+                    .thresholds
+                    .iter()
+                    .zip(&gate.probs)
+                    .any(|(t, &p)| t.is_some_and(|t| p >= share * t));
+            if near {
+                gate.open_until = self.frames_seen + self.params.gate_hold_frames as u64;
+            }
+        }
+        let open = self.dense || self.frames_seen <= gate.open_until;
+        let was_shut = gate.shut;
+        gate.shut = !open;
+        if !open {
+            // The scores to show meanwhile are the gate's; the next run recomputes them.
+            self.smoothed.copy_from_slice(&gate.probs);
+            if self.since_run >= self.params.stride_frames {
+                self.since_run = 0; // a skipped run on the stride
+            }
+            return Ok(false);
+        }
+        if was_shut {
+            self.catch_up()?;
+        }
+        Ok(true)
+    }
+
+    /// The window model's runs on the stride that a shut gate skipped in the last smoothing
+    /// span (before this frame), into the smoothing history, oldest first.
+    fn catch_up(&mut self) -> Result<(), DetectorError> {
+        let n = self.n_features;
+        let window_frames = self.model.window_frames();
+        let stride = self.params.stride_frames as u64;
+        let last = self.frames_seen - 1;
+        let span = self.history.len() as u64;
+        let from = last.saturating_sub(span - 1);
+        let cap = self.history.len();
+        let newest =
+            (self.history_len > 0).then(|| self.history_frame[(self.history_next + cap - 1) % cap]);
+        // The skipped run frames: `since_run` frames before this one, and a stride apart.
+        let mut frames: Vec<u64> = Vec::new();
+        let mut g = last.checked_sub(self.since_run as u64);
+        while let Some(f) = g {
+            // A window ending at frame f needs frames f + 1 - window_frames ..= f, which the
+            // buffer holds while last - f + window_frames <= filled.
+            if f < from || f + 1 < window_frames as u64 || newest.is_some_and(|r| f <= r) {
+                break;
+            }
+            if (last - f) as usize + window_frames > self.filled {
+                break;
+            }
+            frames.push(f);
+            g = f.checked_sub(stride);
+        }
+        for &f in frames.iter().rev() {
+            let end = (self.filled - (last - f) as usize) * n;
+            self.model
+                .predict_into(&self.window[end - window_frames * n..end], &mut self.probs)?;
+            self.runs += 1;
+            self.history[self.history_next].copy_from_slice(&self.probs);
+            self.history_frame[self.history_next] = f;
+            self.history_next = (self.history_next + 1) % self.history.len();
+            self.history_len = (self.history_len + 1).min(self.history.len());
+        }
+        Ok(())
     }
 
     /// Smoothing and decisions on the probabilities of the latest run.

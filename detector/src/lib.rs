@@ -57,7 +57,7 @@ pub use anomaly::{
 };
 pub use error::DetectorError;
 pub use hark_dsp as dsp;
-pub use kws::{Classification, DENSE_FROM, DetectorParams, Event, Pipeline};
+pub use kws::{Classification, DENSE_FROM, DetectorParams, Event, GATE_FROM, Pipeline};
 pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys, model_kind};
 pub use series::{
     AutoencoderParams, NeighbourParams, SPATIAL_TOLERANCE, SeriesDetector, SeriesMethod,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use hark_detector::{DENSE_FROM, DetectorParams, KwsModel, Pipeline};
+use hark_detector::{DENSE_FROM, DetectorParams, GATE_FROM, KwsModel, Pipeline};
 use serde_json::json;
 
 use crate::input::{self, InputArgs, Reader};
@@ -73,12 +73,53 @@ pub struct DetectorOptions {
     /// After an event, no other event for this many seconds.
     #[arg(long, default_value_t = DetectorParams::default().refractory, value_parser = refractory)]
     refractory: f64,
+    /// A streaming model (such as models/kws/kws12_stream.onnx) in front of the window
+    /// model: the window model then runs only while the gate's score of some keyword is at
+    /// least `--gate-from` of its threshold (and `--gate-hold-ms` after), or its own scores
+    /// are near a threshold. Events still come from the window model.
+    #[arg(long)]
+    gate: Option<PathBuf>,
+    /// With `--gate`: the share of a keyword's threshold at which the gate opens.
+    #[arg(long, default_value_t = GATE_FROM, value_parser = threshold)]
+    gate_from: f32,
+    /// With `--gate`: how long the window model keeps running after the gate's last step
+    /// at or above `--gate-from`, in milliseconds.
+    #[arg(long)]
+    gate_hold_ms: Option<u32>,
+}
+
+/// What `hark detect` and `hark listen` run: the model, its gate and the parameters.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    /// The keyword model.
+    pub model: KwsModel,
+    /// A streaming model in front of it (`--gate`).
+    pub gate: Option<KwsModel>,
+    /// The stream detector's parameters.
+    pub params: DetectorParams,
+}
+
+impl Detector {
+    /// A pipeline for samples at `rate`.
+    pub fn pipeline(&self, rate: hark_dsp::SampleRate) -> Result<Pipeline> {
+        let pipeline = Pipeline::new(self.model.clone(), rate, self.params.clone())?;
+        Ok(match &self.gate {
+            Some(gate) => pipeline.with_gate(gate.clone()).context("--gate")?,
+            None => pipeline,
+        })
+    }
 }
 
 impl DetectorOptions {
-    /// The model and the detector parameters these options ask for.
-    pub fn load(&self) -> Result<(KwsModel, DetectorParams)> {
+    /// The model, its gate and the detector parameters these options ask for.
+    pub fn load(&self) -> Result<Detector> {
         let model = load_model(self.model.as_deref())?;
+        let gate = match &self.gate {
+            Some(p) => {
+                Some(KwsModel::from_path(p).with_context(|| format!("gate {}", p.display()))?)
+            }
+            None => None,
+        };
         let thresholds = self.threshold.map(|t| {
             model
                 .thresholds()
@@ -97,8 +138,16 @@ impl DetectorOptions {
             }),
             refractory: self.refractory,
             thresholds,
+            gate_from: self.gate_from,
+            gate_hold_frames: self.gate_hold_ms.map_or(default.gate_hold_frames, |ms| {
+                (f64::from(ms) / hop_ms).round() as usize
+            }),
         };
-        Ok((model, params))
+        Ok(Detector {
+            model,
+            gate,
+            params,
+        })
     }
 
     /// Prints one event, readable or as a JSON line.
@@ -179,13 +228,13 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
 
 /// Runs `hark detect`.
 pub fn detect(args: &DetectArgs) -> Result<()> {
-    let (model, params) = args.detector.load()?;
+    let detector = args.detector.load()?;
     let mut source = Reader::new(
         input::open(&args.stream, &args.source)?,
         &args.source,
         &args.stream,
     );
-    let mut pipeline = Pipeline::new(model, source.rate(), params)?;
+    let mut pipeline = detector.pipeline(source.rate())?;
     let print = |e: hark_detector::Event| args.detector.print(&e);
     let mut chunk = Vec::new();
     let mut offset = 0u64;

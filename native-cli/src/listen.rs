@@ -310,8 +310,8 @@ where
 
 /// Runs `hark listen`.
 pub fn listen(args: &ListenArgs) -> Result<()> {
-    let (model, params) = args.detector.load()?;
-    let want_rate = model.feature_config().sample_rate.hz();
+    let detector = args.detector.load()?;
+    let want_rate = detector.model.feature_config().sample_rate.hz();
     let select = args.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -329,7 +329,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         &counters,
         args.duration,
     )?;
-    let mut pipeline = Pipeline::new(model.clone(), opened.rate, params.clone())?;
+    let mut pipeline = detector.pipeline(opened.rate)?;
     let json = args.detector.json;
     let status = |what: &str, opened: &Opened, counters: &Counters, events: u64| {
         let rate = f64::from(opened.rate.hz());
@@ -421,7 +421,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
                     drain(&mut opened, &mut pipeline, &mut buffer, &mut print)?;
                     if new.rate != opened.rate {
                         pipeline.finish(&mut print)?;
-                        pipeline = Pipeline::new(model.clone(), new.rate, params.clone())?;
+                        pipeline = detector.pipeline(new.rate)?;
                     }
                     opened = new;
                     status("reopened", &opened, &counters, events.get());

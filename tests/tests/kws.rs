@@ -299,3 +299,99 @@ fn after_an_event_the_model_stays_on_the_stride() {
     // test would pass with no model runs at all otherwise).
     assert!(runs_elsewhere > 100, "{runs_elsewhere}");
 }
+
+fn stream_model() -> KwsModel {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12_stream.onnx");
+    KwsModel::from_path(&path).expect("streaming model")
+}
+
+/// The events of the bundled window model with (or without) the streaming model as its gate,
+/// and what the stream cost: (events, window runs, gate steps).
+fn detect_gated(samples: &[f32], rate: u32, gate: bool) -> (Vec<Event>, u64, u64) {
+    let rate = SampleRate::new(rate).expect("rate");
+    let mut pipeline = Pipeline::new(
+        KwsModel::bundled().expect("model"),
+        rate,
+        DetectorParams::default(),
+    )
+    .expect("pipeline");
+    if gate {
+        pipeline = pipeline.with_gate(stream_model()).expect("gate");
+    }
+    let mut events = Vec::new();
+    for chunk in samples.chunks(1024) {
+        pipeline.push(chunk, |e| events.push(e)).expect("push");
+    }
+    pipeline.finish(|e| events.push(e)).expect("finish");
+    (events, pipeline.runs(), pipeline.gate_steps())
+}
+
+#[test]
+fn a_gate_keeps_the_events_and_shuts_the_window_model_off_on_background() {
+    // Words: the gate opens before the window model's scores near a threshold and catches
+    // up on the runs it skipped, so the events are the window model's own; where the
+    // streaming model is slow to know a word (`go` here, which it first takes for another
+    // word), the event comes when the gate opens, a little later.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let clip = read_wav(&path).expect("sample");
+    let (plain, plain_runs, no_steps) = detect_gated(&clip.samples, clip.rate, false);
+    let (gated, gated_runs, steps) = detect_gated(&clip.samples, clip.rate, true);
+    assert_eq!(no_steps, 0);
+    assert_eq!(plain.len(), 6, "{plain:?}");
+    assert_eq!(gated.len(), plain.len(), "{gated:?}");
+    let mut same = 0;
+    for (g, p) in gated.iter().zip(&plain) {
+        assert_eq!(g.keyword, p.keyword, "{gated:?}");
+        assert!(g.end >= p.end && g.end - p.end < 0.2, "{g:?} against {p:?}");
+        same += usize::from(g == p);
+    }
+    assert!(same >= 4, "{same} of 6 events unchanged: {gated:?}");
+    let frames = clip.samples.len() as u64 / 160;
+    assert!(
+        steps + 1 >= frames / 16,
+        "{steps} gate steps in {frames} frames"
+    );
+    eprintln!("sample: {plain_runs} window runs alone, {gated_runs} behind the gate");
+    assert!(gated_runs <= plain_runs);
+
+    // Background noise (the held-out `_silence_` clips, 49 s): the window model alone runs
+    // on every stride (and more near a threshold); behind the gate, on less than half of
+    // them, and it reports no more than alone.
+    let mut noise = Vec::new();
+    for (path, label) in validation_clips() {
+        if label == "_silence_" {
+            noise.extend(read_wav(&path).expect("clip").samples);
+        }
+    }
+    assert!(
+        noise.len() > 40 * 16_000,
+        "{} samples of noise",
+        noise.len()
+    );
+    let (plain, plain_runs, _) = detect_gated(&noise, 16_000, false);
+    let (gated, gated_runs, _) = detect_gated(&noise, 16_000, true);
+    eprintln!(
+        "background: {plain_runs} window runs alone, {gated_runs} behind the gate; events {plain:?} and {gated:?}"
+    );
+    assert!(gated.len() <= plain.len(), "{gated:?} against {plain:?}");
+    assert!(plain_runs > 400, "{plain_runs}");
+    assert!(gated_runs * 2 < plain_runs, "{gated_runs} of {plain_runs}");
+}
+
+#[test]
+fn a_gate_must_fit_its_window_model() {
+    let rate = SampleRate::new(16_000).expect("rate");
+    let pipeline =
+        |model: KwsModel| Pipeline::new(model, rate, DetectorParams::default()).expect("pipeline");
+    let err = pipeline(KwsModel::bundled().expect("model"))
+        .with_gate(KwsModel::bundled().expect("model"))
+        .expect_err("a window model as a gate");
+    assert!(err.to_string().contains("not a streaming one"), "{err}");
+    let err = pipeline(stream_model())
+        .with_gate(stream_model())
+        .expect_err("a gate in front of a streaming model");
+    assert!(
+        err.to_string().contains("in front of a window model"),
+        "{err}"
+    );
+}
