@@ -50,7 +50,7 @@ impl AnomalyInput {
 /// first), each value normalised as `(v - mean) / std` with the per-dimension
 /// statistics in `hark.anomaly.mean` and `hark.anomaly.std`. The score of a window is the mean
 /// squared difference between `x` and the reconstruction. The batch dimension may be
-/// symbolic (scored [`BATCH`] windows at a time) or 1.
+/// symbolic (scored `BATCH` (32) windows at a time) or 1.
 #[derive(Debug, Clone)]
 pub struct AnomalyModel {
     plan: Arc<TypedRunnableModel>,

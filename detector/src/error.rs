@@ -69,7 +69,7 @@ pub enum DetectorError {
     NotStreaming,
     /// A gate ([`Pipeline::with_gate`](crate::Pipeline::with_gate)) that does not fit the
     /// window model.
-    #[error("gate: {0}")]
+    #[error("{0}")]
     Gate(String),
     /// Fitting an anomaly model failed (too little data, bad settings).
     #[error("cannot fit: {0}")]

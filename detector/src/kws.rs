@@ -472,7 +472,7 @@ impl Core {
         }
         self.frames_seen += 1;
         self.since_run += 1;
-        if self.gate.is_some() && !self.gate_open(frame)? {
+        if self.gate.is_some() && !self.gate_open(frame, on_event)? {
             return Ok(());
         }
         // The stride counts from the last run, so after an event (decided on a run near a
@@ -500,7 +500,11 @@ impl Core {
     /// the last smoothing span (from the frames kept for that), so the smoothing, and every
     /// decision after, is what the window model alone would have computed, as long as that
     /// model's scores stayed below `dense_from` while the gate was shut.
-    fn gate_open(&mut self, frame: &[f32]) -> Result<bool, DetectorError> {
+    fn gate_open(
+        &mut self,
+        frame: &[f32],
+        on_event: &mut impl FnMut(Event),
+    ) -> Result<bool, DetectorError> {
         let n = self.n_features;
         let Some(gate) = &mut self.gate else {
             return Ok(true);
@@ -537,14 +541,14 @@ impl Core {
             return Ok(false);
         }
         if was_shut {
-            self.catch_up()?;
+            self.catch_up(on_event)?;
         }
         Ok(true)
     }
 
     /// The window model's runs on the stride that a shut gate skipped in the last smoothing
     /// span (before this frame), into the smoothing history, oldest first.
-    fn catch_up(&mut self) -> Result<(), DetectorError> {
+    fn catch_up(&mut self, on_event: &mut impl FnMut(Event)) -> Result<(), DetectorError> {
         let n = self.n_features;
         let window_frames = self.model.window_frames();
         let stride = self.params.stride_frames as u64;
@@ -574,22 +578,36 @@ impl Core {
             self.model
                 .predict_into(&self.window[end - window_frames * n..end], &mut self.probs)?;
             self.runs += 1;
-            self.history[self.history_next].copy_from_slice(&self.probs);
-            self.history_frame[self.history_next] = f;
-            self.history_next = (self.history_next + 1) % self.history.len();
-            self.history_len = (self.history_len + 1).min(self.history.len());
+            self.record(f);
+        }
+        if !frames.is_empty() {
+            // Decide now on what the skipped runs say, as the window model alone would have
+            // on the last of them: the gate may shut again before the next run on the stride.
+            self.evaluate(on_event);
         }
         Ok(())
     }
 
     /// Smoothing and decisions on the probabilities of the latest run.
     fn scored(&mut self, on_event: &mut impl FnMut(Event)) -> Result<(), DetectorError> {
-        let window_frames = self.model.window_frames();
-        let last = self.frames_seen - 1;
+        self.record(self.frames_seen - 1);
+        self.evaluate(on_event);
+        Ok(())
+    }
+
+    /// The latest run's probabilities into the smoothing history, as the run on `frame`.
+    fn record(&mut self, frame: u64) {
         self.history[self.history_next].copy_from_slice(&self.probs);
-        self.history_frame[self.history_next] = last;
+        self.history_frame[self.history_next] = frame;
         self.history_next = (self.history_next + 1) % self.history.len();
         self.history_len = (self.history_len + 1).min(self.history.len());
+    }
+
+    /// Smoothing over the span that ends at the latest frame, decisions, and whether to run
+    /// densely.
+    fn evaluate(&mut self, on_event: &mut impl FnMut(Event)) {
+        let window_frames = self.model.window_frames();
+        let last = self.frames_seen - 1;
         // The time average of the probabilities over the last `span` frames, each run
         // standing for the frames since the run before it: the plain mean of the runs in
         // the span when they are evenly spaced (on the stride, or on every frame), and no
@@ -626,7 +644,6 @@ impl Core {
                 .zip(&self.smoothed)
                 .any(|(t, &s)| t.is_some_and(|t| s >= share * t))
         });
-        Ok(())
     }
 
     /// Whether the refractory time after the last event still covers the next run on the

@@ -104,7 +104,7 @@ impl Detector {
     pub fn pipeline(&self, rate: hark_dsp::SampleRate) -> Result<Pipeline> {
         let pipeline = Pipeline::new(self.model.clone(), rate, self.params.clone())?;
         Ok(match &self.gate {
-            Some(gate) => pipeline.with_gate(gate.clone()).context("--gate")?,
+            Some(gate) => pipeline.with_gate(gate.clone())?,
             None => pipeline,
         })
     }

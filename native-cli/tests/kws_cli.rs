@@ -131,3 +131,51 @@ fn detector_options_reach_the_pipeline() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("0 to 3600 seconds"));
     }
 }
+
+#[test]
+fn a_gate_in_front_of_the_window_model() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws");
+    let stream = models.join("kws12_stream.onnx");
+    let window = models.join("kws12.onnx");
+    let detect = |extra: &[&str]| {
+        let mut args = vec!["detect", sample.to_str().unwrap(), "--json"];
+        args.extend(extra);
+        hark(&args)
+    };
+    let lines = json_lines(&detect(&["--gate", stream.to_str().unwrap()]));
+    let keywords: Vec<&str> = lines
+        .iter()
+        .map(|l| l["keyword"].as_str().unwrap())
+        .collect();
+    assert_eq!(keywords, ["yes", "no", "left", "right", "stop", "go"]);
+    // A gate that shuts after each word (--gate-hold-ms 0) still finds them.
+    let lines = json_lines(&detect(&[
+        "--gate",
+        stream.to_str().unwrap(),
+        "--gate-hold-ms",
+        "0",
+    ]));
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    // A window model is no gate, and a streaming model takes none: clear errors.
+    for (extra, message) in [
+        (
+            vec!["--gate", window.to_str().unwrap()],
+            "the gate is a window model",
+        ),
+        (
+            vec![
+                "--model",
+                stream.to_str().unwrap(),
+                "--gate",
+                stream.to_str().unwrap(),
+            ],
+            "in front of a window model",
+        ),
+    ] {
+        let out = detect(&extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
