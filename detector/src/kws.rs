@@ -558,33 +558,38 @@ impl Core {
         let cap = self.history.len();
         let newest =
             (self.history_len > 0).then(|| self.history_frame[(self.history_next + cap - 1) % cap]);
-        // The skipped run frames: `since_run` frames before this one, and a stride apart.
-        let mut frames: Vec<u64> = Vec::new();
-        let mut g = last.checked_sub(self.since_run as u64);
-        while let Some(f) = g {
-            // A window ending at frame f needs frames f + 1 - window_frames ..= f, which the
-            // buffer holds while last - f + window_frames <= filled.
-            if f < from || f + 1 < window_frames as u64 || newest.is_some_and(|r| f <= r) {
-                break;
-            }
-            if (last - f) as usize + window_frames > self.filled {
-                break;
-            }
-            frames.push(f);
-            g = f.checked_sub(stride);
+        // The skipped run frames: `since_run` frames before this one, and a stride apart,
+        // back to the oldest that is in the span, after the last run, and whose window
+        // (frames f + 1 - window_frames ..= f) the buffer still holds. Found first, then run
+        // oldest first (no list: this runs on the detector's thread, which does not allocate).
+        let usable = |f: u64| {
+            f >= from
+                && f + 1 >= window_frames as u64
+                && newest.is_none_or(|r| f > r)
+                && (last - f) as usize + window_frames <= self.filled
+        };
+        let Some(latest) = last
+            .checked_sub(self.since_run as u64)
+            .filter(|&f| usable(f))
+        else {
+            return Ok(());
+        };
+        let mut oldest = latest;
+        while let Some(f) = oldest.checked_sub(stride).filter(|&f| usable(f)) {
+            oldest = f;
         }
-        for &f in frames.iter().rev() {
+        let mut f = oldest;
+        while f <= latest {
             let end = (self.filled - (last - f) as usize) * n;
             self.model
                 .predict_into(&self.window[end - window_frames * n..end], &mut self.probs)?;
             self.runs += 1;
             self.record(f);
+            f += stride;
         }
-        if !frames.is_empty() {
-            // Decide now on what the skipped runs say, as the window model alone would have
-            // on the last of them: the gate may shut again before the next run on the stride.
-            self.evaluate(on_event);
-        }
+        // Decide now on what the skipped runs say, as the window model alone would have on
+        // the last of them: the gate may shut again before the next run on the stride.
+        self.evaluate(on_event);
         Ok(())
     }
 
