@@ -216,9 +216,8 @@ struct Core {
 struct Gate {
     model: KwsModel,
     state: StreamState,
-    /// The frames of the step being collected.
-    frames: Vec<f32>,
-    filled: usize,
+    /// New frames per step (it steps on the last ones of the window model's buffer).
+    step_frames: usize,
     probs: Vec<f32>,
     /// The window model runs up to this frame index (exclusive) at least.
     open_until: u64,
@@ -291,11 +290,13 @@ impl Pipeline {
     /// as without a gate) only while some keyword's gate probability is at least
     /// [`gate_from`](DetectorParams::gate_from) of its threshold, for
     /// [`gate_hold_frames`](DetectorParams::gate_hold_frames) after that, and while the
-    /// window model's own scores are near a threshold. While the gate is shut its
-    /// probabilities stand in for the window model's in the smoothing, so the window
-    /// model's first runs after the gate opens are averaged with low keyword scores, not
-    /// alone. Events still come from the window model only: on background and other sounds
-    /// only the gate costs compute.
+    /// window model's own scores are near a threshold. When the gate opens, the window
+    /// model catches up on the runs on the stride it skipped in the last smoothing span and
+    /// decides on them, so its smoothing and events are what it would have computed alone,
+    /// unless its scores neared a threshold while the gate was shut (the event then comes
+    /// when the gate opens). Events come from the window model only: on background and
+    /// other sounds only the gate costs compute. While the gate is shut,
+    /// [`scores`](Self::scores) are the gate's.
     ///
     /// The gate must be a streaming model (`hark.kind = kws-stream`) with the same labels and
     /// features as the window model, which must be a window model; anything else is an error.
@@ -326,8 +327,7 @@ impl Pipeline {
         let frames = core.model.window_frames() + core.history.len();
         core.window.resize(frames * core.n_features, 0.0);
         core.gate = Some(Gate {
-            frames: vec![0.0; step * core.n_features],
-            filled: 0,
+            step_frames: step,
             probs: vec![0.0; gate.labels().len()],
             open_until: 0,
             shut: false,
@@ -472,7 +472,7 @@ impl Core {
         }
         self.frames_seen += 1;
         self.since_run += 1;
-        if self.gate.is_some() && !self.gate_open(frame, on_event)? {
+        if self.gate.is_some() && !self.gate_open(on_event)? {
             return Ok(());
         }
         // The stride counts from the last run, so after an event (decided on a run near a
@@ -493,29 +493,28 @@ impl Core {
         self.scored(on_event)
     }
 
-    /// Feeds the gate one frame and says whether the window model may run on it.
+    /// Steps the gate when a step of new frames is in and says whether the window model may
+    /// run on this frame.
     ///
     /// While the gate is shut the window model's runs on the stride are skipped, not moved:
     /// the stride keeps counting. When it opens, the model catches up on the skipped runs of
     /// the last smoothing span (from the frames kept for that), so the smoothing, and every
     /// decision after, is what the window model alone would have computed, as long as that
     /// model's scores stayed below `dense_from` while the gate was shut.
-    fn gate_open(
-        &mut self,
-        frame: &[f32],
-        on_event: &mut impl FnMut(Event),
-    ) -> Result<bool, DetectorError> {
+    fn gate_open(&mut self, on_event: &mut impl FnMut(Event)) -> Result<bool, DetectorError> {
         let n = self.n_features;
         let Some(gate) = &mut self.gate else {
             return Ok(true);
         };
-        let step = gate.frames.len() / n;
-        gate.frames[gate.filled * n..(gate.filled + 1) * n].copy_from_slice(frame);
-        gate.filled += 1;
-        if gate.filled == step {
-            gate.filled = 0;
-            gate.model
-                .step(&gate.frames, &mut gate.state, &mut gate.probs)?;
+        let step = gate.step_frames;
+        if self.frames_seen.is_multiple_of(step as u64) {
+            // The buffer holds a window and a span of frames, more than a step.
+            let end = self.filled * n;
+            gate.model.step(
+                &self.window[end - step * n..end],
+                &mut gate.state,
+                &mut gate.probs,
+            )?;
             gate.steps += 1;
             // Before its state covers a window the gate knows too little: it stays open.
             let share = self.params.gate_from;
