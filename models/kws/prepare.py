@@ -105,6 +105,11 @@ def gather():
     return items, noise
 
 
+def group(speaker):
+    """A speaker's group for cross-fitting the teacher (teacher.py): a third byte of the hash."""
+    return hashlib.sha256(speaker.encode()).digest()[2]
+
+
 def crop(x, rng, n=SR):
     if len(x) <= n:
         return fit(x, n)
@@ -198,6 +203,8 @@ def main():
                         help="share of the training speakers to keep (a learning curve); validation unchanged")
     parser.add_argument("--tts", help="synth.py's output: synthesised words for the training side")
     parser.add_argument("--tts-copies", type=int, default=2)
+    parser.add_argument("--embed", action="store_true",
+                        help="also write the teacher's speech embeddings of every clip (teacher.py)")
     args = parser.parse_args()
     if not 0 < args.train_share <= 1:
         parser.error("--train-share takes a share in (0, 1]")
@@ -217,7 +224,7 @@ def main():
             return True
         return not is_val(speaker) and in_share(speaker, args.train_share)
 
-    train_x, train_y, val_x, val_y, val_meta = [], [], [], [], []
+    train_x, train_y, train_g, val_x, val_y, val_meta = [], [], [], [], [], []
     for audio, label, speaker, source in items:
         y = LABELS.index(label)
         if is_val(speaker):
@@ -227,20 +234,24 @@ def main():
         if trains(speaker):
             train_x.append(audio)
             train_y.append(y)
+            train_g.append(group(speaker))
             for _ in range(args.copies):
                 train_x.append(augment(audio, noise_train, rng))
                 train_y.append(y)
+                train_g.append(group(speaker))
     # Partial-word windows from the training keywords, as `_unknown_`.
-    keyword_clips = [a for a, label, speaker, _ in items if label in WORDS and trains(speaker)]
-    for _ in range(len(keyword_clips) * 2):
-        a = keyword_clips[rng.integers(len(keyword_clips))]
-        b = keyword_clips[rng.integers(len(keyword_clips))]
+    keywords = [(a, speaker) for a, label, speaker, _ in items if label in WORDS and trains(speaker)]
+    for _ in range(len(keywords) * 2):
+        a, speaker = keywords[rng.integers(len(keywords))]
+        b, _ = keywords[rng.integers(len(keywords))]
         train_x.append(partial(a, b, noise_train, rng))
         train_y.append(LABELS.index("_unknown_"))
+        train_g.append(group(speaker))
     n_words = sum(1 for y in train_y if y < len(WORDS))
-    for _ in range(n_words // len(WORDS)):
+    for i in range(n_words // len(WORDS)):
         train_x.append(silence(noise_train, rng))
         train_y.append(LABELS.index("_silence_"))
+        train_g.append(i % 256)
     if args.tts:
         # After the real material and on its own random stream, so that everything else (the
         # validation set above all) is the same with and without it. Keywords get
@@ -264,6 +275,7 @@ def main():
             for _ in range(copies):
                 train_x.append(augment(audio, noise_train, tts_rng))
                 train_y.append(LABELS.index(row["label"]))
+                train_g.append(group(row["path"]))
         print(f"synthesised: {synthetic} keyword examples and {n_other} of `_unknown_` ({share:.0%} of each)")
     for i, a in enumerate(noise_val):
         val_x.append(crop(a, rng))
@@ -280,6 +292,13 @@ def main():
         f.write("source\tspeaker\tlabel\n")
         for row in val_meta:
             f.write("\t".join(row) + "\n")
+    if args.embed:
+        from teacher import embed
+
+        np.save(work / "train_group.npy", np.array(train_g, dtype=np.int64))
+        np.save(work / "train_emb.npy", embed(train_x))
+        np.save(work / "val_emb.npy", embed(val_x))
+        print(f"embeddings of {len(train_x)} training and {len(val_x)} validation clips for teacher.py")
     tx = features(train_x, work, "train")
     vx = features(val_x, work, "val")
     sc_speakers = {s for _, _, s, src in items if src.startswith("sc2/") and trains(s)}

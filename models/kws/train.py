@@ -84,6 +84,42 @@ class DSTCN(nn.Module):
         return self.head(self.dropout(x))
 
 
+class Hybrid(nn.Module):
+    """2-D convolutions over (time, bands) first, so that a shift along the bands (another
+    voice's formants) is a shift of the maps, then the DS-TCN's 1-D blocks over time."""
+
+    def __init__(self, mean, std, bands=40, channels=64, classes=12):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, bands))
+        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32).view(1, 1, bands))
+        self.stem = nn.Conv2d(1, 16, 5, stride=2, padding=2, bias=False)
+        self.bn0 = nn.BatchNorm2d(16)
+        self.dw1 = nn.Conv2d(16, 16, 3, stride=(1, 2), padding=1, groups=16, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.pw1 = nn.Conv2d(16, 32, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.dw2 = nn.Conv2d(32, 32, 3, stride=(1, 2), padding=1, groups=32, bias=False)
+        self.bn3 = nn.BatchNorm2d(32)
+        self.pw2 = nn.Conv2d(32, 32, 1, bias=False)
+        self.bn4 = nn.BatchNorm2d(32)
+        self.flat = nn.Conv1d(32 * 5, channels, 1, bias=False)
+        self.bn5 = nn.BatchNorm1d(channels)
+        self.blocks = nn.Sequential(DSBlock(channels, 9, 1), DSBlock(channels, 9, 2), DSBlock(channels, 9, 1))
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(channels, classes)
+
+    def forward(self, features):
+        x = ((features - self.mean) * self.inv_std).unsqueeze(1)
+        x = F.relu(self.bn0(self.stem(x)))
+        x = F.relu(self.bn2(self.pw1(F.relu(self.bn1(self.dw1(x))))))
+        x = F.relu(self.bn4(self.pw2(F.relu(self.bn3(self.dw2(x))))))
+        b, c, t, f = x.shape
+        x = x.permute(0, 1, 3, 2).reshape(b, c * f, t)
+        x = F.relu(self.bn5(self.flat(x)))
+        x = self.blocks(x).mean(dim=2)
+        return self.head(self.dropout(x))
+
+
 class Probabilities(nn.Module):
     def __init__(self, net):
         super().__init__()
@@ -254,11 +290,11 @@ def macs(model, frames=98, bands=40):
     total = 0
     def hook(m, inp, out):
         nonlocal total
-        if isinstance(m, nn.Conv1d):
-            total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0]
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            total += out.numel() * (m.in_channels // m.groups) * int(np.prod(m.kernel_size))
         elif isinstance(m, nn.Linear):
             total += m.in_features * m.out_features
-    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
     model.eval()
     with torch.no_grad():
         model(torch.zeros(1, frames, bands))
@@ -292,7 +328,7 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--arch", choices=["window", "stream"], default="window",
+    parser.add_argument("--arch", choices=["window", "stream", "hybrid"], default="window",
                         help="window: kws12.onnx; stream: the causal streaming variant")
     parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
                         help="frames per streaming step in the exported model (a multiple of 8)")
@@ -303,13 +339,20 @@ def main():
                         help="best: the epoch with the best class-balanced validation accuracy; last: the last epoch")
     parser.add_argument("--out", default=str(ROOT / "models" / "kws" / "kws12.onnx"))
     parser.add_argument("--teachers", help="comma-separated ONNX window models whose mean to distil")
+    parser.add_argument("--soft", help="teacher log-probabilities, one row per training example (teacher.py's "
+                        "WORK/train_soft.npy), to distil instead of --teachers")
     parser.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation term in the loss")
     parser.add_argument("--kd-temperature", type=float, default=2.0)
     parser.add_argument("--kd-agree-only", action="store_true",
                         help="distil only the clips whose label is the teachers' most likely class")
+    parser.add_argument("--unknown-bias", type=float, default=0.0,
+                        help="added to the _unknown_ logit of the exported model: a prior correction for "
+                        "students distilled with class weights, which call too few clips _unknown_ (0.5: the shipped model)")
     args = parser.parse_args()
-    if args.kd_agree_only and not args.teachers:
-        parser.error("--kd-agree-only needs --teachers")
+    if args.kd_agree_only and not (args.teachers or args.soft):
+        parser.error("--kd-agree-only needs --teachers or --soft")
+    if args.teachers and args.soft:
+        parser.error("--teachers and --soft do not go together")
     work = pathlib.Path(args.work)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -327,7 +370,7 @@ def main():
         vx_t = vx_t[:, -WINDOW:]
         cost = f"multiply-adds {macs(model, frames=WINDOW)} per window, {step_macs(model)} per {STEP}-frame step"
     else:
-        model = DSTCN(mean, std, channels=args.channels)
+        model = (Hybrid if args.arch == "hybrid" else DSTCN)(mean, std, channels=args.channels)
         cost = f"multiply-adds {macs(model)} per window"
     params = sum(p.numel() for p in model.parameters())
     print(f"{args.arch} model: parameters {params}, {cost}")
@@ -335,8 +378,14 @@ def main():
     counts = np.bincount(ty, minlength=len(LABELS))
     weights = torch.tensor(counts.sum() / (len(LABELS) * counts), dtype=torch.float32)
     soft = None
-    if args.teachers and not args.export_only:
-        soft = torch.from_numpy(teacher_log_probs(args.teachers.split(","), tx))
+    if (args.teachers or args.soft) and not args.export_only:
+        if args.soft:
+            soft = torch.from_numpy(np.load(args.soft).astype(np.float32))
+            if len(soft) != len(ty):
+                raise SystemExit(f"{args.soft} has {len(soft)} rows for {len(ty)} training examples: "
+                                 "run teacher.py on this work folder again")
+        else:
+            soft = torch.from_numpy(teacher_log_probs(args.teachers.split(","), tx))
         agrees = soft.numpy().argmax(1) == ty
         print(f"teachers agree with the labels on {agrees.mean():.4f} of the training clips")
         agree_mask = torch.from_numpy(agrees.astype(np.float32))
@@ -382,10 +431,16 @@ def main():
             best, best_state = balanced, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
+    torch.save(model.state_dict(), work / f"{args.arch}_weights.pt")
+    if args.unknown_bias:
+        with torch.no_grad():
+            model.head.bias[LABELS.index("_unknown_")] += args.unknown_bias
     with torch.no_grad():
         probs = F.softmax(model(vx_t), dim=1).numpy()
+    if args.unknown_bias:
+        print(f"with _unknown_ bias {args.unknown_bias:+}: balanced val accuracy "
+              f"{np.mean([np.mean(probs.argmax(1)[vy == c] == c) for c in range(len(LABELS))]):.4f}")
     np.save(work / "val_probs.npy", probs)
-    torch.save(model.state_dict(), work / f"{args.arch}_weights.pt")
     out = pathlib.Path(args.out)
     if stream:
         step = StreamStep(model).eval()
