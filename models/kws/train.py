@@ -329,7 +329,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--arch", choices=["window", "stream", "hybrid"], default="window",
-                        help="window: kws12.onnx; stream: the causal streaming variant")
+                        help="window: kws12.onnx; stream: the causal streaming variant; hybrid: an experiment, "
+                        "2-D convolutions over time and bands before the window model's 1-D blocks (model card)")
     parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
                         help="frames per streaming step in the exported model (a multiple of 8)")
     parser.add_argument("--export-only", action="store_true",
