@@ -41,6 +41,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
 
 
+def _normalisation(module, mean, std, bands):
+    """The training set's per-band statistics, as buffers so that the exported graph carries them."""
+    module.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, bands))
+    module.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32).view(1, 1, bands))
+
+
 class DSBlock(nn.Module):
     def __init__(self, channels, kernel, stride):
         super().__init__()
@@ -61,8 +67,7 @@ class DSBlock(nn.Module):
 class DSTCN(nn.Module):
     def __init__(self, mean, std, bands=40, channels=64, classes=12):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, bands))
-        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32).view(1, 1, bands))
+        _normalisation(self, mean, std, bands)
         self.stem = nn.Conv1d(bands, channels, 5, stride=2, padding=2, bias=False)
         self.bn = nn.BatchNorm1d(channels)
         self.blocks = nn.Sequential(
@@ -90,8 +95,7 @@ class Hybrid(nn.Module):
 
     def __init__(self, mean, std, bands=40, channels=64, classes=12):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, bands))
-        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32).view(1, 1, bands))
+        _normalisation(self, mean, std, bands)
         self.stem = nn.Conv2d(1, 16, 5, stride=2, padding=2, bias=False)
         self.bn0 = nn.BatchNorm2d(16)
         self.dw1 = nn.Conv2d(16, 16, 3, stride=(1, 2), padding=1, groups=16, bias=False)
@@ -102,7 +106,7 @@ class Hybrid(nn.Module):
         self.bn3 = nn.BatchNorm2d(32)
         self.pw2 = nn.Conv2d(32, 32, 1, bias=False)
         self.bn4 = nn.BatchNorm2d(32)
-        self.flat = nn.Conv1d(32 * 5, channels, 1, bias=False)
+        self.flat = nn.Conv1d(32 * (bands // 8), channels, 1, bias=False)  # the bands, strided by 2 three times
         self.bn5 = nn.BatchNorm1d(channels)
         self.blocks = nn.Sequential(DSBlock(channels, 9, 1), DSBlock(channels, 9, 2), DSBlock(channels, 9, 1))
         self.dropout = nn.Dropout(0.2)
@@ -166,8 +170,7 @@ class CausalBlock(nn.Module):
 class CausalDSTCN(nn.Module):
     def __init__(self, mean, std, bands=40, channels=64, classes=12):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, bands))
-        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32).view(1, 1, bands))
+        _normalisation(self, mean, std, bands)
         self.stem = nn.Conv1d(bands, channels, 5, stride=2, bias=False)
         self.stem_context = 5 - 2
         self.bn = nn.BatchNorm1d(channels)
@@ -329,8 +332,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--arch", choices=["window", "stream", "hybrid"], default="window",
-                        help="window: kws12.onnx; stream: the causal streaming variant; hybrid: an experiment, "
-                        "2-D convolutions over time and bands before the window model's 1-D blocks (model card)")
+                        help="hybrid: kws12.onnx since December 2026, 2-D convolutions over time and bands "
+                        "before 1-D ones over time; window: the DS-TCN, kws12.onnx before; stream: the causal "
+                        "streaming variant of the DS-TCN (model card)")
     parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
                         help="frames per streaming step in the exported model (a multiple of 8)")
     parser.add_argument("--export-only", action="store_true",
