@@ -12,8 +12,8 @@ checks it against, and prints the model card's figures.
   (prepare.py `--all-speakers`) has seen those clips: `--figures-from M` takes the figures from
   M instead, the same recipe trained with the validation speakers held out.
 
-Streaming models (train.py --arch stream) get `hark.kind = kws-stream`, their step and state
-sizes, and golden outputs of their steps run from a zero state over each clip's last 96 frames.
+Streaming models (train.py --arch stream-hybrid or stream) get `hark.kind = kws-stream`, their
+step and state sizes, a smoothing span of one step (`hark.smoothing_frames`), and golden outputs of their steps run from a zero state over each clip's last 96 frames.
 
 Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --out-dir D] [--figures-from M]
   the streaming model: python models/kws/export.py --work ../kws-work-stream --model models/kws/kws12_stream.onnx
@@ -70,8 +70,11 @@ def main():
         props["hark.step_frames"] = str(dims(model.graph.input[0])[1])
         shapes = [dims(i)[1:] for i in model.graph.input[1:]]
         props["hark.state_shapes"] = ",".join("x".join(map(str, s)) for s in shapes)
+        # No smoothing beyond one step: the scores already average 96 frames, and averaging
+        # steps only delays the events (model card).
+        props["hark.smoothing_frames"] = props["hark.step_frames"]
     onnx.helper.set_model_props(model, props)
-    model.doc_string = "Hark 12-class Speech Commands keyword model (DS-TCN); see models/kws/README.md"
+    model.doc_string = "Hark 12-class Speech Commands keyword model; see models/kws/README.md"
     onnx.checker.check_model(model)
     onnx.save(model, path)
 

@@ -6,7 +6,8 @@ input channels of 1-D convolutions over time, as in TC-ResNet (Choi et al. 2019)
 depthwise-separable blocks of DS-CNN (Zhang et al. 2017). Per-band normalisation from the
 training set is folded into the model, so it takes Hark's `kws` features as they are.
 
-`--arch stream` trains the causal variant and exports one streaming step (see the model card);
+`--arch stream-hybrid` (the shipped kws12_stream.onnx) and `--arch stream` (its DS-TCN
+predecessor) train causal variants and export one streaming step (see the model card);
 `--export-only` re-exports the weights of an earlier run (WORK/<arch>_weights.pt), for example
 with another `--step`.
 
@@ -23,7 +24,7 @@ only on the clips whose label is the teachers' most likely class.
 class-balanced validation accuracy: an unbiased validation figure, and the only choice when the
 validation clips are in the training data (prepare.py `--all-speakers`, the shipped model).
 
-Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|stream] [--keep best|last]
+Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|hybrid|stream|stream-hybrid] [--keep best|last]
        [--step 16] [--channels 64] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2] [--kd-agree-only]]
 Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
 """
@@ -201,7 +202,7 @@ class CausalDSTCN(nn.Module):
         return shapes
 
     def state_size(self):
-        return sum(c * t for c, t in self.state_shapes())
+        return sum(int(np.prod(shape)) for shape in self.state_shapes())
 
 
 class StreamStep(nn.Module):
@@ -241,7 +242,112 @@ class StreamStep(nn.Module):
         return (probs, *new)
 
     def zero_states(self):
-        return [torch.zeros(1, c, t) for c, t in self.shapes]
+        return [torch.zeros(1, *shape) for shape in self.shapes]
+
+
+class CausalHybrid(nn.Module):
+    """The hybrid network made causal in time (bands are padded on both sides as before):
+    every convolution pads on the left only, so that a step model with cached inputs computes
+    exactly what this computes on the whole window. The stem and the stride-2 block halve the
+    time twice, so an output covers 4 new frames (HOP) and the class scores average the last
+    24 of them (96 frames)."""
+
+    hop, pool = 4, 24
+
+    def __init__(self, mean, std, bands=40, channels=64, classes=12):
+        super().__init__()
+        _normalisation(self, mean, std, bands)
+        self.stem = nn.Conv2d(1, 16, 5, stride=2, padding=(0, 2), bias=False)
+        self.bn0 = nn.BatchNorm2d(16)
+        self.dw1 = nn.Conv2d(16, 16, 3, stride=(1, 2), padding=(0, 1), groups=16, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.pw1 = nn.Conv2d(16, 32, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.dw2 = nn.Conv2d(32, 32, 3, stride=(1, 2), padding=(0, 1), groups=32, bias=False)
+        self.bn3 = nn.BatchNorm2d(32)
+        self.pw2 = nn.Conv2d(32, 32, 1, bias=False)
+        self.bn4 = nn.BatchNorm2d(32)
+        self.flat = nn.Conv1d(32 * (bands // 8), channels, 1, bias=False)
+        self.bn5 = nn.BatchNorm1d(channels)
+        self.blocks = nn.ModuleList([CausalBlock(channels, 9, 1), CausalBlock(channels, 9, 2), CausalBlock(channels, 9, 1)])
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(channels, classes)
+        self.bands, self.channels = bands, channels
+        self.contexts2d = [5 - 2, 3 - 1, 3 - 1]  # past frames the stem and the two depthwise convolutions need
+
+    def frames2d(self, x):
+        """(batch, 1, frames, bands) normalised features to the (batch, 160, frames / 2) input
+        of the 1-D part."""
+        c0, c1, c2 = self.contexts2d
+        x = F.relu(self.bn0(self.stem(F.pad(x, (0, 0, c0, 0)))))
+        x = F.relu(self.bn2(self.pw1(F.relu(self.bn1(self.dw1(F.pad(x, (0, 0, c1, 0))))))))
+        x = F.relu(self.bn4(self.pw2(F.relu(self.bn3(self.dw2(F.pad(x, (0, 0, c2, 0))))))))
+        b, c, t, f = x.shape
+        return F.relu(self.bn5(self.flat(x.permute(0, 1, 3, 2).reshape(b, c * f, t))))
+
+    def forward(self, features):
+        # features: (batch, frames, bands), frames a multiple of 8 and at least WINDOW.
+        x = self.frames2d(((features - self.mean) * self.inv_std).unsqueeze(1))
+        for block in self.blocks:
+            x = block(x)
+        x = x[:, :, -self.pool :].mean(dim=2)
+        return self.head(self.dropout(x))
+
+    def state_shapes(self):
+        b = self.bands
+        shapes = [(1, self.contexts2d[0], b), (16, self.contexts2d[1], b // 2), (32, self.contexts2d[2], b // 4)]
+        shapes += [(self.channels, blk.context) for blk in self.blocks]
+        shapes.append((self.channels, self.pool - 1))
+        return shapes
+
+
+class HybridStreamStep(nn.Module):
+    """One step of the causal hybrid, as StreamStep is one of the causal DS-TCN: the 2-D
+    convolutions keep their last input frames (channels x frames x bands) as state."""
+
+    def __init__(self, net):
+        super().__init__()
+        fold = torch.nn.utils.fusion.fuse_conv_bn_eval
+        self.mean, self.inv_std = net.mean, net.inv_std
+        self.stem = fold(net.stem, net.bn0)
+        self.dw1, self.pw1 = fold(net.dw1, net.bn1), fold(net.pw1, net.bn2)
+        self.dw2, self.pw2 = fold(net.dw2, net.bn3), fold(net.pw2, net.bn4)
+        self.flat = fold(net.flat, net.bn5)
+        self.contexts2d = net.contexts2d
+        self.dw = nn.ModuleList([fold(b.dw, b.bn1) for b in net.blocks])
+        self.pw = nn.ModuleList([fold(b.pw, b.bn2) for b in net.blocks])
+        self.contexts = [b.context for b in net.blocks]
+        self.strides = [b.stride for b in net.blocks]
+        self.head = net.head
+        self.pool = net.pool
+        self.shapes = net.state_shapes()
+
+    def forward(self, features, *states):
+        new = []
+
+        def cached(state, x, context):
+            full = torch.cat([state, x], dim=2)
+            new.append(full[:, :, full.shape[2] - context :])
+            return full
+
+        x = ((features - self.mean) * self.inv_std).unsqueeze(1)
+        c0, c1, c2 = self.contexts2d
+        x = F.relu(self.stem(cached(states[0], x, c0)))
+        x = F.relu(self.pw1(F.relu(self.dw1(cached(states[1], x, c1)))))
+        x = F.relu(self.pw2(F.relu(self.dw2(cached(states[2], x, c2)))))
+        b, c, t, f = x.shape
+        x = F.relu(self.flat(x.permute(0, 1, 3, 2).reshape(b, c * f, t)))
+        for dw, pw, context, stride, state in zip(self.dw, self.pw, self.contexts, self.strides, states[3:-1]):
+            y = pw(F.relu(dw(cached(state, x, context))))
+            if stride > 1:
+                x = F.avg_pool1d(x, stride, stride)
+            x = F.relu(x + y)
+        pooled = cached(states[-1], x, self.pool - 1)
+        probs = F.softmax(self.head(pooled[:, :, pooled.shape[2] - self.pool :].mean(dim=2)), dim=1)
+        return (probs, *new)
+
+    def zero_states(self):
+        return [torch.zeros(1, *shape) for shape in self.shapes]
 
 
 def with_context(xb, pool, rng):
@@ -331,10 +437,10 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--arch", choices=["window", "stream", "hybrid"], default="window",
+    parser.add_argument("--arch", choices=["window", "stream", "hybrid", "stream-hybrid"], default="window",
                         help="hybrid: kws12.onnx since December 2026, 2-D convolutions over time and bands "
                         "before 1-D ones over time; window: the DS-TCN, kws12.onnx before; stream: the causal "
-                        "streaming variant of the DS-TCN (model card)")
+                        "streaming variant of the DS-TCN; stream-hybrid: the causal streaming variant of the hybrid (model card)")
     parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
                         help="frames per streaming step in the exported model (a multiple of 8)")
     parser.add_argument("--export-only", action="store_true",
@@ -369,9 +475,9 @@ def main():
     # Fill the masks with the band means: zero after normalisation.
     tx_t, vx_t = torch.from_numpy(tx), torch.from_numpy(vx)
     mean_t = torch.from_numpy(mean.astype(np.float32))
-    stream = args.arch == "stream"
+    stream = args.arch.startswith("stream")
     if stream:
-        model = CausalDSTCN(mean, std, channels=args.channels)
+        model = (CausalHybrid if args.arch == "stream-hybrid" else CausalDSTCN)(mean, std, channels=args.channels)
         vx_t = vx_t[:, -WINDOW:]
         cost = f"multiply-adds {macs(model, frames=WINDOW)} per window, {step_macs(model)} per {STEP}-frame step"
     else:
@@ -448,7 +554,7 @@ def main():
     np.save(work / "val_probs.npy", probs)
     out = pathlib.Path(args.out)
     if stream:
-        step = StreamStep(model).eval()
+        step = (HybridStreamStep if args.arch == "stream-hybrid" else StreamStep)(model).eval()
         check_step(model, step, vx_t[:4], args.step)
         n = len(step.shapes)
         torch.onnx.export(
@@ -462,8 +568,11 @@ def main():
             Probabilities(model), torch.zeros(1, 98, 40), out,
             input_names=["features"], output_names=["probabilities"], opset_version=17, dynamo=False,
         )
-    kept = "best" if args.keep == "best" or args.export_only else "last epoch's"
-    print(f"{kept} balanced val accuracy {best:.4f}; wrote {out}")
+    if args.export_only:
+        print(f"exported {work / f'{args.arch}_weights.pt'}; wrote {out}")
+    else:
+        kept = "best" if args.keep == "best" else "last epoch's"
+        print(f"{kept} balanced val accuracy {best:.4f}; wrote {out}")
 
 
 if __name__ == "__main__":
