@@ -6,7 +6,8 @@
 //! cargo run --release -p hark-detector --example throughput -- SAMPLES.f32 RATE [CHUNK [MODEL]]
 //! ```
 //!
-//! `SAMPLES.f32`: mono little-endian f32. Prints one JSON line: audio seconds, the thread's
+//! `SAMPLES.f32`: mono little-endian f32; `MODEL`: default the bundled streaming model, as
+//! `hark detect` and the browser build use. Prints one JSON line: audio seconds, the thread's
 //! CPU seconds for the processing (model loading excluded), events.
 
 use std::process::ExitCode;
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
     let run = || -> Result<(f64, usize), hark_detector::DetectorError> {
         let model = match args.get(3) {
             Some(path) => KwsModel::from_path(std::path::Path::new(path))?,
-            None => KwsModel::bundled()?,
+            None => KwsModel::bundled_stream()?,
         };
         let mut pipeline = Pipeline::new(model, rate, DetectorParams::default())?;
         let mut events = 0;

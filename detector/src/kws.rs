@@ -119,8 +119,10 @@ pub struct DetectorParams {
     /// the stride or step (24 = 240 ms: 3 runs of a stride-8 window model, 3 steps of an
     /// 8-frame streaming model); at least one run. A time average: each run stands for the
     /// frames since the one before it, so runs on every frame (see `dense_from`) weigh as
-    /// much in all as runs on the stride.
-    pub smoothing_frames: usize,
+    /// much in all as runs on the stride. `None`: the model's own (`hark.smoothing_frames`;
+    /// the bundled streaming model's is one step, as its scores already average 96 frames),
+    /// else [`DEFAULT_SMOOTHING_FRAMES`].
+    pub smoothing_frames: Option<usize>,
     /// While some keyword's smoothed probability is at least this share of its threshold, a
     /// window model runs every `dense_stride` frames instead of every `stride_frames`, so that the
     /// windows that decide an event do not depend on where the stream started (or on a
@@ -149,6 +151,9 @@ pub struct DetectorParams {
     pub gate_hold_frames: usize,
 }
 
+/// The smoothing span of a model that names none ([`DetectorParams::smoothing_frames`]).
+pub const DEFAULT_SMOOTHING_FRAMES: usize = 24;
+
 /// The default [`DetectorParams::gate_from`].
 pub const GATE_FROM: f32 = 0.25;
 
@@ -156,7 +161,7 @@ impl Default for DetectorParams {
     fn default() -> Self {
         DetectorParams {
             stride_frames: 8,
-            smoothing_frames: 24,
+            smoothing_frames: None,
             dense_from: Some(DENSE_FROM),
             dense_stride: 1,
             refractory: 1.0,
@@ -250,7 +255,11 @@ impl Pipeline {
         // The smoothing span in frames, a whole number of runs on the stride (or step): at
         // least one. The ring has room for a run on every frame of it.
         let interval = model.step_frames().unwrap_or(params.stride_frames.max(1));
-        let runs = ((params.smoothing_frames as f64 / interval as f64).round() as usize).max(1);
+        let frames = params
+            .smoothing_frames
+            .or(model.smoothing_frames())
+            .unwrap_or(DEFAULT_SMOOTHING_FRAMES);
+        let runs = ((frames as f64 / interval as f64).round() as usize).max(1);
         let smoothing = runs * interval;
         let rate = f64::from(config.sample_rate.hz());
         let core = Core {

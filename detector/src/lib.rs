@@ -57,8 +57,13 @@ pub use anomaly::{
 };
 pub use error::DetectorError;
 pub use hark_dsp as dsp;
-pub use kws::{Classification, DENSE_FROM, DetectorParams, Event, GATE_FROM, Pipeline};
-pub use model::{BUNDLED_KWS, KwsModel, MAX_MODEL_BYTES, StreamState, keys, model_kind};
+pub use kws::{
+    Classification, DEFAULT_SMOOTHING_FRAMES, DENSE_FROM, DetectorParams, Event, GATE_FROM,
+    Pipeline,
+};
+pub use model::{
+    BUNDLED_KWS, BUNDLED_KWS_STREAM, KwsModel, MAX_MODEL_BYTES, StreamState, keys, model_kind,
+};
 pub use series::{
     AutoencoderParams, NeighbourParams, SPATIAL_TOLERANCE, SeriesDetector, SeriesMethod,
     SeriesParams,

@@ -12,8 +12,13 @@ use crate::error::DetectorError;
 /// Largest model file accepted (the bundled one is about 160 KB).
 pub const MAX_MODEL_BYTES: usize = 32 << 20;
 
-/// The bundled 12-class Speech Commands model (`models/kws/kws12.onnx`).
+/// The bundled 12-class Speech Commands window model (`models/kws/kws12.onnx`): what
+/// [`KwsModel::bundled`] loads, for clips.
 pub static BUNDLED_KWS: &[u8] = include_bytes!("../../models/kws/kws12.onnx");
+
+/// The bundled 12-class Speech Commands streaming model (`models/kws/kws12_stream.onnx`): what
+/// [`KwsModel::bundled_stream`] loads, for streams.
+pub static BUNDLED_KWS_STREAM: &[u8] = include_bytes!("../../models/kws/kws12_stream.onnx");
 
 /// Metadata keys of Hark models (keyword models, and `anomaly` ones).
 pub mod keys {
@@ -32,6 +37,9 @@ pub mod keys {
     pub const STATE_SHAPES: &str = "hark.state_shapes";
     /// `label:threshold` pairs, comma-separated; labels without one are never reported.
     pub const THRESHOLDS: &str = "hark.thresholds";
+    /// Optional: the span in frames over which the stream detector should average the
+    /// model's probabilities (absent: [`DEFAULT_SMOOTHING_FRAMES`](crate::DEFAULT_SMOOTHING_FRAMES)).
+    pub const SMOOTHING_FRAMES: &str = "hark.smoothing_frames";
     /// Anomaly models: `features` (spectrogram frames, `hark.feature_config`) or `values`
     /// (the samples themselves, one per frame).
     pub const ANOMALY_INPUT: &str = "hark.anomaly.input";
@@ -70,6 +78,7 @@ pub struct KwsModel {
     window_frames: usize,
     stream: Option<StreamShape>,
     thresholds: Vec<Option<f32>>,
+    smoothing_frames: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,9 +113,15 @@ impl StreamState {
 }
 
 impl KwsModel {
-    /// The bundled 12-class model.
+    /// The bundled 12-class window model: the one for clips ([`classify`](Self::classify)).
     pub fn bundled() -> Result<Self, DetectorError> {
         Self::from_bytes(BUNDLED_KWS)
+    }
+
+    /// The bundled 12-class streaming model: the one for streams ([`Pipeline`](crate::Pipeline)),
+    /// a sixteenth of the window model's CPU there (model card).
+    pub fn bundled_stream() -> Result<Self, DetectorError> {
+        Self::from_bytes(BUNDLED_KWS_STREAM)
     }
 
     /// Loads a model file.
@@ -180,6 +195,19 @@ impl KwsModel {
             }
             thresholds[index] = Some(value);
         }
+        let smoothing_frames = match metadata(&model, keys::SMOOTHING_FRAMES) {
+            Err(_) => None,
+            Ok(text) => Some(
+                text.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0 && n <= 10_000)
+                    .ok_or_else(|| DetectorError::Metadata {
+                        key: keys::SMOOTHING_FRAMES,
+                        problem: format!("{text:?} is not a whole number of frames in 1..=10000"),
+                    })?,
+            ),
+        };
         let n_features = config.n_features();
         let stream = if kind == "kws-stream" {
             let number = |key: &'static str| -> Result<usize, DetectorError> {
@@ -274,6 +302,7 @@ impl KwsModel {
             window_frames,
             stream,
             thresholds,
+            smoothing_frames,
         };
         // One run checks the output shapes (and warms tract up).
         let probs = kws.predict(&vec![0.0; window_frames * n_features])?;
@@ -305,6 +334,11 @@ impl KwsModel {
     /// window model.
     pub fn step_frames(&self) -> Option<usize> {
         self.stream.as_ref().map(|s| s.step_frames)
+    }
+
+    /// The smoothing span the model recommends (`hark.smoothing_frames`), if it names one.
+    pub fn smoothing_frames(&self) -> Option<usize> {
+        self.smoothing_frames
     }
 
     /// Values per input window (`window_frames * n_features`).

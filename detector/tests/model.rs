@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use hark_detector::{AnomalyModel, BUNDLED_KWS, DetectorError, KwsModel};
+use hark_detector::{AnomalyModel, BUNDLED_KWS, BUNDLED_KWS_STREAM, DetectorError, KwsModel};
 use hark_dsp::FeatureConfig;
 
 fn npy(name: &str) -> (Vec<f32>, Vec<u64>) {
@@ -125,6 +125,31 @@ fn broken_models_are_clear_errors() {
     for (message, expected) in cases {
         assert!(message.contains(expected), "{message:?} lacks {expected:?}");
     }
+}
+
+#[test]
+fn the_streaming_model_names_its_smoothing() {
+    // The bundled streaming model asks for no smoothing beyond one step
+    // (`hark.smoothing_frames`); the window model names none (the detector's default).
+    let model = KwsModel::bundled_stream().expect("loads");
+    assert!(model.step_frames().is_some());
+    assert_eq!(model.smoothing_frames(), model.step_frames());
+    assert_eq!(KwsModel::bundled().expect("loads").smoothing_frames(), None);
+    // A value out of range is a clear error (the metadata entry: key, then field 2 of
+    // length 1, the value).
+    let mut bytes = BUNDLED_KWS_STREAM.to_vec();
+    let key = b"hark.smoothing_frames\x12\x01";
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("the key and a one-digit value")
+        + key.len();
+    bytes[at] = b'0';
+    let err = load_error(&bytes);
+    assert!(
+        err.contains("hark.smoothing_frames") && err.contains("whole number of frames"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -39,7 +39,8 @@ pub struct DetectArgs {
 /// The keyword detector's options, shared by `hark detect` and `hark listen`.
 #[derive(Debug, clap::Args)]
 pub struct DetectorOptions {
-    /// An ONNX keyword model (default: the bundled 12-class model).
+    /// An ONNX keyword model, window or streaming (default: the bundled 12-class streaming
+    /// model; with `--gate`, the bundled window model).
     #[arg(long)]
     model: Option<PathBuf>,
     /// JSON lines: one per event, {"keyword", "start", "end", "score"} (and status lines from
@@ -67,7 +68,8 @@ pub struct DetectorOptions {
     dense_stride: usize,
     /// Average the model's probabilities over this many milliseconds before the thresholds
     /// (rounded to whole runs of the model, at least one; 0: each run alone). Default: the
-    /// detector's 24 frames, 240 ms at the bundled model's 10 ms hop.
+    /// model's own (`hark.smoothing_frames`: one step of the bundled streaming model), else
+    /// 24 frames, 240 ms at a 10 ms hop.
     #[arg(long)]
     smoothing_ms: Option<u32>,
     /// After an event, no other event for this many seconds.
@@ -113,7 +115,13 @@ impl Detector {
 impl DetectorOptions {
     /// The model, its gate and the detector parameters these options ask for.
     pub fn load(&self) -> Result<Detector> {
-        let model = load_model(self.model.as_deref())?;
+        let model = match &self.model {
+            Some(_) => load_model(self.model.as_deref())?,
+            None if self.gate.is_some() => {
+                KwsModel::bundled().context("the bundled window model")?
+            }
+            None => KwsModel::bundled_stream().context("the bundled streaming model")?,
+        };
         let gate = match &self.gate {
             Some(p) => {
                 Some(KwsModel::from_path(p).with_context(|| format!("gate {}", p.display()))?)
@@ -133,9 +141,9 @@ impl DetectorOptions {
             stride_frames: self.stride.max(1),
             dense_from: (!self.no_dense).then_some(self.dense_from),
             dense_stride: self.dense_stride,
-            smoothing_frames: self.smoothing_ms.map_or(default.smoothing_frames, |ms| {
-                (f64::from(ms) / hop_ms).round().max(1.0) as usize
-            }),
+            smoothing_frames: self
+                .smoothing_ms
+                .map(|ms| (f64::from(ms) / hop_ms).round().max(1.0) as usize),
             refractory: self.refractory,
             thresholds,
             gate_from: self.gate_from,
@@ -177,7 +185,7 @@ pub(crate) fn threshold(text: &str) -> Result<f32, String> {
     }
 }
 
-/// Loads `--model` or the bundled model.
+/// Loads `--model` or the bundled window model (for clips).
 pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
     match path {
         Some(p) => KwsModel::from_path(p).with_context(|| format!("model {}", p.display())),

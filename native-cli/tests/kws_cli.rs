@@ -85,9 +85,10 @@ fn bad_models_and_inputs_are_clear_errors() {
 }
 
 #[test]
-fn the_streaming_model_spots_the_sample_keywords() {
+fn the_window_model_spots_the_sample_keywords() {
+    // `hark detect` defaults to the bundled streaming model; the window model by path.
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12_stream.onnx");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12.onnx");
     let lines = json_lines(&hark(&[
         "detect",
         sample.to_str().unwrap(),
@@ -115,11 +116,18 @@ fn detector_options_reach_the_pipeline() {
             .collect::<Vec<_>>()
     };
     let six = ["yes", "no", "left", "right", "stop", "go"];
+    let window = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12.onnx");
+    let window = window.to_str().unwrap();
     // A refractory time longer than the recording leaves its first event only.
     assert_eq!(keywords(&["--refractory", "60"]), ["yes"]);
-    // Every second frame near a threshold, or no smoothing: the same six words.
-    for extra in [["--dense-stride", "2"], ["--smoothing-ms", "0"]] {
-        let words = keywords(&extra);
+    // The window model on every second frame near a threshold or without smoothing, and the
+    // default streaming model with 240 ms of smoothing: the same six words.
+    for extra in [
+        &["--model", window, "--dense-stride", "2"][..],
+        &["--model", window, "--smoothing-ms", "0"],
+        &["--smoothing-ms", "240"],
+    ] {
+        let words = keywords(extra);
         assert!(
             six.iter().all(|w| words.contains(&w.to_string())),
             "{extra:?}: {words:?}"

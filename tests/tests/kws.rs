@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use hark_detector::{DetectorParams, Event, KwsModel, Pipeline};
+use hark_detector::{DEFAULT_SMOOTHING_FRAMES, DetectorParams, Event, KwsModel, Pipeline};
 use hark_dsp::SampleRate;
 use hark_tests::{data_dir, read_wav};
 
@@ -85,7 +85,22 @@ fn detect(samples: &[f32], rate: u32) -> Vec<Event> {
 }
 
 fn detect_with(samples: &[f32], rate: u32, params: DetectorParams) -> Vec<Event> {
-    let model = KwsModel::bundled().expect("model");
+    detect_by(KwsModel::bundled().expect("model"), samples, rate, params)
+}
+
+/// The two bundled models: the window model (for clips) and the streaming one (the default of
+/// `hark detect` and of the browser build).
+fn bundled_models() -> [(&'static str, KwsModel); 2] {
+    [
+        ("window", KwsModel::bundled().expect("window model")),
+        (
+            "streaming",
+            KwsModel::bundled_stream().expect("streaming model"),
+        ),
+    ]
+}
+
+fn detect_by(model: KwsModel, samples: &[f32], rate: u32, params: DetectorParams) -> Vec<Event> {
     let rate = SampleRate::new(rate).expect("rate");
     let mut pipeline = Pipeline::new(model, rate, params).expect("pipeline");
     let mut events = Vec::new();
@@ -100,20 +115,23 @@ fn detect_with(samples: &[f32], rate: u32, params: DetectorParams) -> Vec<Event>
 fn bundled_sample_yields_its_six_keywords_in_order() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
     let clip = read_wav(&path).expect("sample");
-    let events = detect(&clip.samples, clip.rate);
-    // The clips (of a training speaker) start every 1.5 s from 0.5 s; each keyword must fire while its clip plays or in
-    // the 0.5 s after it, and at most one other event may slip in.
-    let expected = ["yes", "no", "left", "right", "stop", "go"];
-    for (i, word) in expected.iter().enumerate() {
-        let clip_start = 0.5 + 1.5 * i as f64;
-        assert!(
-            events
-                .iter()
-                .any(|e| e.keyword == *word && e.end > clip_start && e.end <= clip_start + 1.5),
-            "{word} not found in its clip: {events:?}"
-        );
+    for (name, model) in bundled_models() {
+        let events = detect_by(model, &clip.samples, clip.rate, DetectorParams::default());
+        // The clips (of a training speaker) start every 1.5 s from 0.5 s; each keyword must
+        // fire while its clip plays or in the 0.5 s after it, and at most one other event may
+        // slip in.
+        let expected = ["yes", "no", "left", "right", "stop", "go"];
+        for (i, word) in expected.iter().enumerate() {
+            let clip_start = 0.5 + 1.5 * i as f64;
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.keyword == *word && e.end > clip_start && e.end <= clip_start + 1.5),
+                "{name}: {word} not found in its clip: {events:?}"
+            );
+        }
+        assert!(events.len() <= expected.len() + 1, "{name}: {events:?}");
     }
-    assert!(events.len() <= expected.len() + 1, "{events:?}");
 }
 
 #[test]
@@ -181,35 +199,37 @@ fn streams_of_validation_speech() {
         truth.push((label.clone(), start, end));
         stream.extend_from_slice(&gap);
     }
-    let events = detect(&stream, 16_000);
-    let mut found = 0;
-    let mut keywords = 0;
-    let mut false_events = 0;
-    for (label, start, end) in &truth {
-        let in_clip: Vec<&Event> = events
-            .iter()
-            .filter(|e| e.end > *start && e.end <= end + 0.5)
-            .collect();
-        if label.starts_with('_') {
-            false_events += in_clip.len();
-        } else {
-            keywords += 1;
-            found += usize::from(in_clip.iter().any(|e| e.keyword == *label));
-            false_events += in_clip.iter().filter(|e| e.keyword != *label).count();
+    for (name, model) in bundled_models() {
+        let events = detect_by(model, &stream, 16_000, DetectorParams::default());
+        let mut found = 0;
+        let mut keywords = 0;
+        let mut false_events = 0;
+        for (label, start, end) in &truth {
+            let in_clip: Vec<&Event> = events
+                .iter()
+                .filter(|e| e.end > *start && e.end <= end + 0.5)
+                .collect();
+            if label.starts_with('_') {
+                false_events += in_clip.len();
+            } else {
+                keywords += 1;
+                found += usize::from(in_clip.iter().any(|e| e.keyword == *label));
+                false_events += in_clip.iter().filter(|e| e.keyword != *label).count();
+            }
         }
+        let hours = stream.len() as f64 / 16_000.0 / 3600.0;
+        let recall = found as f64 / keywords as f64;
+        eprintln!(
+            "{name}: {keywords} keywords, {found} found ({recall:.3}); {false_events} false events in {:.1} min ({:.1} per hour)",
+            hours * 60.0,
+            false_events as f64 / hours
+        );
+        assert!(recall >= 0.78, "{name}: recall {recall:.3}");
+        assert!(
+            false_events as f64 / hours < 150.0,
+            "{name}: {false_events} false events"
+        );
     }
-    let hours = stream.len() as f64 / 16_000.0 / 3600.0;
-    let recall = found as f64 / keywords as f64;
-    eprintln!(
-        "{keywords} keywords, {found} found ({recall:.3}); {false_events} false events in {:.1} min ({:.1} per hour)",
-        hours * 60.0,
-        false_events as f64 / hours
-    );
-    assert!(recall >= 0.78, "recall {recall:.3}");
-    assert!(
-        false_events as f64 / hours < 150.0,
-        "{false_events} false events"
-    );
 }
 
 #[test]
@@ -264,10 +284,11 @@ fn after_an_event_the_model_stays_on_the_stride() {
     let clip = read_wav(&path).expect("sample");
     let params = DetectorParams::default();
     let model = KwsModel::bundled().expect("model");
+    let smoothing = model.smoothing_frames().unwrap_or(DEFAULT_SMOOTHING_FRAMES);
     let rate = SampleRate::new(clip.rate).expect("rate");
     let mut pipeline = Pipeline::new(model, rate, params.clone()).expect("pipeline");
     let hop = 0.01;
-    let quiet = params.refractory - (params.smoothing_frames + params.stride_frames) as f64 * hop;
+    let quiet = params.refractory - (smoothing + params.stride_frames) as f64 * hop;
     let (mut events, mut last_event, mut last_run) = (0, None::<f64>, 0u64);
     let (mut runs_after_events, mut frames_after_events, mut runs_elsewhere) = (0, 0, 0);
     for (i, frame) in clip.samples.chunks(160).enumerate() {

@@ -77,7 +77,7 @@ export interface AnomalyScoresEvent {
 }
 
 export interface SpotterOptions {
-  /** The ONNX model: a URL, or its bytes. Default: the bundled 12-class model. An anomaly
+  /** The ONNX model: a URL, or its bytes. Default: the bundled 12-class streaming model. An anomaly
    * model fitted to sound (`hark fit --preset audio|vibration`) makes a spotter of kind
    * 'anomaly'. */
   model?: string | URL | ArrayBuffer | Uint8Array;

@@ -1,7 +1,7 @@
 // Hark in the browser: always-on keyword spotting on the device, in Wasm.
 //
 //   import { createSpotter } from './hark.js';
-//   const spotter = await createSpotter();            // the bundled 12-class model
+//   const spotter = await createSpotter();            // the bundled 12-class streaming model
 //   spotter.on('keyword', (e) => console.log(e.keyword, e.score));
 //   await spotter.start();                            // asks for the microphone
 //   ...
@@ -51,7 +51,7 @@ export const MICROPHONE_CONSTRAINTS = Object.freeze({
 
 /**
  * Creates a spotter: loads the Wasm module and the model (bytes, a URL, or nothing for the
- * bundled 12-class Speech Commands model) in a Worker. Resolves once the model is ready. An
+ * bundled 12-class Speech Commands streaming model) in a Worker. Resolves once the model is ready. An
  * anomaly model fitted to sound by `hark fit --preset audio|vibration` makes a spotter of
  * kind 'anomaly', which scores every frame and reports anomaly events.
  */

@@ -31,10 +31,12 @@ fn rate(hz: u32) -> Result<SampleRate, JsError> {
     SampleRate::new(hz).ok_or_else(|| JsError::new("the sample rate must be positive"))
 }
 
+/// The model's bytes, or the bundled 12-class streaming model (the page listens to streams;
+/// the window model, for clips, is not linked into the module).
 fn load(model: Option<Vec<u8>>) -> Result<KwsModel, JsError> {
     Ok(match model {
         Some(bytes) => KwsModel::from_bytes(&bytes)?,
-        None => KwsModel::bundled()?,
+        None => KwsModel::bundled_stream()?,
     })
 }
 
@@ -193,7 +195,7 @@ pub struct Spotter {
 #[wasm_bindgen]
 impl Spotter {
     /// A spotter for a model given as the bytes of an ONNX file, or the bundled 12-class
-    /// model when `model` is undefined. Runs one inference so the first real one is not slow.
+    /// streaming model when `model` is undefined. Runs one inference so the first real one is not slow.
     #[wasm_bindgen(constructor)]
     pub fn new(model: Option<Vec<u8>>) -> Result<Spotter, JsError> {
         let model = load(model)?;
@@ -408,7 +410,8 @@ pub struct Detector {
 
 #[wasm_bindgen]
 impl Detector {
-    /// A detector for samples at `input_rate`, with the model's bytes or the bundled model.
+    /// A detector for samples at `input_rate`, with the model's bytes or the bundled streaming
+    /// model.
     #[wasm_bindgen(constructor)]
     pub fn new(model: Option<Vec<u8>>, input_rate: u32) -> Result<Detector, JsError> {
         let pipeline = Pipeline::new(load(model)?, rate(input_rate)?, DetectorParams::default())?;
