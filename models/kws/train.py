@@ -205,6 +205,18 @@ class CausalDSTCN(nn.Module):
         return sum(int(np.prod(shape)) for shape in self.state_shapes())
 
 
+def fold_blocks(step, net):
+    """A step model's copy of a causal network's 1-D blocks (batch norms folded into the
+    convolutions), its head and its state shapes."""
+    fold = torch.nn.utils.fusion.fuse_conv_bn_eval
+    step.dw = nn.ModuleList([fold(b.dw, b.bn1) for b in net.blocks])
+    step.pw = nn.ModuleList([fold(b.pw, b.bn2) for b in net.blocks])
+    step.contexts = [b.context for b in net.blocks]
+    step.strides = [b.stride for b in net.blocks]
+    step.head = net.head
+    step.shapes = net.state_shapes()
+
+
 class StreamStep(nn.Module):
     """One step of the streaming model: (1, STEP, bands) features and one state tensor per
     layer in, class probabilities and the next states out. Batch norms are folded into the
@@ -217,12 +229,7 @@ class StreamStep(nn.Module):
         self.mean, self.inv_std = net.mean, net.inv_std
         self.stem = fold(net.stem, net.bn)
         self.stem_context = net.stem_context
-        self.dw = nn.ModuleList([fold(b.dw, b.bn1) for b in net.blocks])
-        self.pw = nn.ModuleList([fold(b.pw, b.bn2) for b in net.blocks])
-        self.contexts = [b.context for b in net.blocks]
-        self.strides = [b.stride for b in net.blocks]
-        self.head = net.head
-        self.shapes = net.state_shapes()
+        fold_blocks(self, net)
 
     def forward(self, features, *states):
         x = ((features - self.mean) * self.inv_std).transpose(1, 2)
@@ -314,13 +321,8 @@ class HybridStreamStep(nn.Module):
         self.dw2, self.pw2 = fold(net.dw2, net.bn3), fold(net.pw2, net.bn4)
         self.flat = fold(net.flat, net.bn5)
         self.contexts2d = net.contexts2d
-        self.dw = nn.ModuleList([fold(b.dw, b.bn1) for b in net.blocks])
-        self.pw = nn.ModuleList([fold(b.pw, b.bn2) for b in net.blocks])
-        self.contexts = [b.context for b in net.blocks]
-        self.strides = [b.stride for b in net.blocks]
-        self.head = net.head
         self.pool = net.pool
-        self.shapes = net.state_shapes()
+        fold_blocks(self, net)
 
     def forward(self, features, *states):
         new = []
