@@ -5,7 +5,8 @@
 //! use hark_detector::{DetectorParams, KwsModel, Pipeline};
 //! use hark_dsp::SampleRate;
 //!
-//! let model = KwsModel::bundled()?;
+//! // Streams: the bundled streaming model (`KwsModel::bundled()` is the window model, for clips).
+//! let model = KwsModel::bundled_stream()?;
 //! assert_eq!(model.labels().len(), 12);
 //! let mut pipeline = Pipeline::new(model, SampleRate::new(48_000).unwrap(), DetectorParams::default())?;
 //! let mut events = Vec::new();
