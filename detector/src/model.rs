@@ -119,7 +119,7 @@ impl KwsModel {
     }
 
     /// The bundled 12-class streaming model: the one for streams ([`Pipeline`](crate::Pipeline)),
-    /// a sixteenth of the window model's CPU there (model card).
+    /// about a twenty-fourth of the window model's CPU there (model card).
     pub fn bundled_stream() -> Result<Self, DetectorError> {
         Self::from_bytes(BUNDLED_KWS_STREAM)
     }
