@@ -3,20 +3,24 @@
 //! pipeline in Wasm.
 //!
 //! ```text
-//! cargo run --release -p hark-detector --example throughput -- SAMPLES.f32 RATE [CHUNK [MODEL]]
+//! cargo run --release -p hark-detector --example throughput -- SAMPLES.f32 RATE [CHUNK [MODEL]] [--features-only]
 //! ```
 //!
 //! `SAMPLES.f32`: mono little-endian f32; `MODEL`: default the bundled streaming model, as
 //! `hark detect` and the browser build use. Prints one JSON line: audio seconds, the thread's
-//! CPU seconds for the processing (model loading excluded), events.
+//! CPU seconds for the processing (model loading excluded), events. With `--features-only`,
+//! only the front end (resampling and the model's features), so that the cost of each stage
+//! can be told apart; `events` is then the number of frames.
 
 use std::process::ExitCode;
 
 use hark_detector::{DetectorParams, KwsModel, Pipeline};
-use hark_dsp::SampleRate;
+use hark_dsp::{Frontend, SampleRate};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let features_only = args.iter().any(|a| a == "--features-only");
+    args.retain(|a| a != "--features-only");
     let (Some(path), Some(rate)) = (args.first(), args.get(1).and_then(|r| r.parse().ok())) else {
         eprintln!("usage: throughput SAMPLES.f32 RATE [CHUNK [MODEL.onnx]]");
         return ExitCode::from(2);
@@ -42,6 +46,16 @@ fn main() -> ExitCode {
             Some(path) => KwsModel::from_path(std::path::Path::new(path))?,
             None => KwsModel::bundled_stream()?,
         };
+        if features_only {
+            let mut frontend = Frontend::new(rate, model.feature_config().clone())?;
+            let mut frames = 0;
+            let start = cpu_time::ThreadTime::now();
+            for block in samples.chunks(chunk) {
+                frontend.process(block, |_| frames += 1)?;
+            }
+            frontend.finish(|_| frames += 1);
+            return Ok((start.elapsed().as_secs_f64(), frames));
+        }
         let mut pipeline = Pipeline::new(model, rate, DetectorParams::default())?;
         let mut events = 0;
         let start = cpu_time::ThreadTime::now();

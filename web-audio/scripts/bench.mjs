@@ -2,7 +2,8 @@
 // The keyword pipeline (resampling, features, model, smoothing) in Wasm vs native, in one run:
 // the same minute of 48 kHz audio (assets/sample.wav, looped, resampled by linear
 // interpolation), through the Wasm build in Node (V8, +simd128) and through the native build
-// (detector/examples/throughput.rs), interleaved, 5 rounds; medians and their ratio.
+// (detector/examples/throughput.rs), interleaved, 5 rounds; medians and their ratio; then the
+// same for the front end alone (resampling and features), and the rest by difference.
 // Also the cost of the worklet's share alone (FeatureStream on 128-sample quanta) and of a
 // push of 8 frames in the Worker's share (Spotter.push_features), which decide where each runs.
 //
@@ -49,11 +50,28 @@ const work = mkdtempSync(join(tmpdir(), 'hark-bench-'));
 const raw = join(work, 'audio.f32');
 writeFileSync(raw, Buffer.from(audio.buffer));
 
-function runNative() {
-  const out = JSON.parse(execFileSync(native, [raw, String(RATE), String(CHUNK), ...(modelPath ? [modelPath] : [])], {
+function runNative(featuresOnly = false) {
+  const extra = featuresOnly ? ['--features-only'] : [];
+  const out = JSON.parse(execFileSync(native, [raw, String(RATE), String(CHUNK), ...(modelPath ? [modelPath] : []), ...extra], {
       encoding: 'utf8',
     }));
   return out.cpu_seconds / out.audio_seconds;
+}
+
+// The front end alone (resampling and features, as the worklet runs them), in the same
+// 1024-sample chunks as the whole pipeline, so that each stage's ratio can be told apart.
+const featureConfig = new glue.Spotter(modelBytes).feature_config();
+function runWasmFeatures() {
+  const stream = new glue.FeatureStream(RATE, featureConfig, CHUNK);
+  const t0 = process.cpuUsage();
+  for (let i = 0; i + CHUNK <= n; i += CHUNK) {
+    new Float32Array(wasm.memory.buffer).set(audio.subarray(i, i + CHUNK), stream.input_ptr() / 4);
+    stream.process(CHUNK);
+  }
+  stream.finish();
+  const t = process.cpuUsage(t0);
+  stream.free();
+  return (t.user + t.system) / 1e6 / seconds;
 }
 
 function runWasm() {
@@ -70,11 +88,16 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2
 const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 runWasm(); // warm up: V8 tiers the module up on first use
+runWasmFeatures();
 const nat = [];
 const wsm = [];
+const natFeatures = [];
+const wsmFeatures = [];
 for (let r = 0; r < rounds; r++) {
   nat.push(runNative());
   wsm.push(runWasm());
+  natFeatures.push(runNative(true));
+  wsmFeatures.push(runWasmFeatures());
 }
 
 // The worklet's share: one quantum at a time, as the AudioWorkletProcessor calls it.
@@ -118,6 +141,12 @@ console.log(`keyword pipeline (${modelPath ?? 'bundled model'}), ${seconds} s of
 console.log(`  native ${fmt(median(nat))}   wasm ${fmt(median(wsm))}   wasm/native ${(median(wsm) / median(nat)).toFixed(2)}x`);
 console.log(`  native rounds ${nat.map(fmt).join(' ')}`);
 console.log(`  wasm rounds   ${wsm.map(fmt).join(' ')}`);
+const rest = (all, part) => all.map((x, i) => x - part[i]);
+const natRest = rest(nat, natFeatures);
+const wsmRest = rest(wsm, wsmFeatures);
+console.log(`by stage (medians of the rounds; the rest is the whole minus the front end, round by round):`);
+console.log(`  front end (resampling, features): native ${fmt(median(natFeatures))}   wasm ${fmt(median(wsmFeatures))}   wasm/native ${(median(wsmFeatures) / median(natFeatures)).toFixed(2)}x`);
+console.log(`  the rest (model, smoothing, events): native ${fmt(median(natRest))}   wasm ${fmt(median(wsmRest))}   wasm/native ${(median(wsmRest) / median(natRest)).toFixed(2)}x`);
 console.log(`worklet share (FeatureStream, one 128-sample quantum, budget ${budget.toFixed(2)} ms):`);
 console.log(`  median ${(median(quantum) * 1000).toFixed(1)} us, p99.9 ${(q(quantum, 0.999) * 1000).toFixed(1)} us, max ${(Math.max(...quantum) * 1000).toFixed(1)} us over ${quantum.length} quanta`);
 console.log(`worker share (Spotter.push_features, 8 frames: one model run, or up to 8 near a threshold):`);
