@@ -119,7 +119,7 @@ impl KwsModel {
     }
 
     /// The bundled 12-class streaming model: the one for streams ([`Pipeline`](crate::Pipeline)),
-    /// about a twenty-fourth of the window model's CPU there (model card).
+    /// a small share of the window model's CPU there (the figures are in the model card).
     pub fn bundled_stream() -> Result<Self, DetectorError> {
         Self::from_bytes(BUNDLED_KWS_STREAM)
     }
