@@ -117,8 +117,10 @@ def knn_pred(values, w, k, history):
 
 
 @numba.njit(cache=True)
-def rank(raw, calib, minc=50):
-    """Share of the last `calib` raw scores below each (NaN before `minc` of them)."""
+def ranks(raw, calib, minc, top, extend):
+    """Share of the last `calib` raw scores below each (NaN before `minc` of them); with
+    `extend`, past the highest of them 1 + the excess over it in units of the mean excess of
+    the `top` share over its lower edge (an exponential tail)."""
     n = len(raw)
     out = np.full(n, np.nan)
     buf = np.empty(calib)
@@ -128,36 +130,15 @@ def rank(raw, calib, minc=50):
         if np.isnan(r):
             continue
         if cnt >= minc:
-            out[i] = (buf[:cnt] < r).sum() / cnt
-        if cnt < calib:
-            buf[cnt] = r
-            cnt += 1
-        else:
-            buf[head] = r
-            head = (head + 1) % calib
-    return out
-
-
-@numba.njit(cache=True)
-def tail_rank(raw, calib, minc=50, top=0.1):
-    """The rank, and past the highest calibration score 1 + the excess over it in units of the
-    mean excess of the top tenth over its lower edge (an exponential tail)."""
-    n = len(raw)
-    out = np.full(n, np.nan)
-    buf = np.empty(calib)
-    cnt, head = 0, 0
-    for i in range(n):
-        r = raw[i]
-        if np.isnan(r):
-            continue
-        if cnt >= minc:
-            b = np.sort(buf[:cnt])
-            if r <= b[-1]:
+            b = buf[:cnt]
+            highest = b.max()
+            if not extend or r <= highest:
                 out[i] = (b < r).sum() / cnt
             else:
+                b = np.sort(b)
                 q = int(cnt * (1 - top))
                 beta = max((b[q:] - b[q]).mean(), 1e-9)
-                out[i] = 1.0 + (r - b[-1]) / beta
+                out[i] = 1.0 + (r - highest) / beta
         if cnt < calib:
             buf[cnt] = r
             cnt += 1
@@ -165,6 +146,16 @@ def tail_rank(raw, calib, minc=50, top=0.1):
             buf[head] = r
             head = (head + 1) % calib
     return out
+
+
+def rank(raw, calib, minc=50):
+    """SeriesDetector's conformal rank."""
+    return ranks(raw, calib, minc, 0.1, False)
+
+
+def tail_rank(raw, calib, minc=50, top=0.1):
+    """The rank, extended past the top of the calibration scores."""
+    return ranks(raw, calib, minc, top, True)
 
 
 @numba.njit(cache=True)
