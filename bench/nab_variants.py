@@ -9,7 +9,7 @@ Not part of Hark (Python is for training and reference only); it records how the
 the README's "Anomaly detection" section were measured.
 
   cargo build --release -p hark-cli
-  ../venv/bin/pip install numba scipy
+  ../venv/bin/pip install -r bench/requirements.txt   (numba, numpy)
   ../venv/bin/python bench/nab_variants.py [--data ../shared/data/nab] [--only NAME]
 """
 
