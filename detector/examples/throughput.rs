@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let features_only = args.iter().any(|a| a == "--features-only");
     args.retain(|a| a != "--features-only");
     let (Some(path), Some(rate)) = (args.first(), args.get(1).and_then(|r| r.parse().ok())) else {
-        eprintln!("usage: throughput SAMPLES.f32 RATE [CHUNK [MODEL.onnx]]");
+        eprintln!("usage: throughput SAMPLES.f32 RATE [CHUNK [MODEL.onnx]] [--features-only]");
         return ExitCode::from(2);
     };
     let chunk: usize = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1024);

@@ -60,9 +60,10 @@ function runNative(featuresOnly = false) {
 
 // The front end alone (resampling and features, as the worklet runs them), in the same
 // 1024-sample chunks as the whole pipeline, so that each stage's ratio can be told apart.
-const featureConfig = new glue.Spotter(modelBytes).feature_config();
+// One Spotter for the bench: its feature config here, its model in the Worker's share below.
+const spotter = new glue.Spotter(modelBytes);
 function runWasmFeatures() {
-  const stream = new glue.FeatureStream(RATE, featureConfig, CHUNK);
+  const stream = new glue.FeatureStream(RATE, spotter.feature_config(), CHUNK);
   const t0 = process.cpuUsage();
   for (let i = 0; i + CHUNK <= n; i += CHUNK) {
     new Float32Array(wasm.memory.buffer).set(audio.subarray(i, i + CHUNK), stream.input_ptr() / 4);
@@ -101,7 +102,6 @@ for (let r = 0; r < rounds; r++) {
 }
 
 // The worklet's share: one quantum at a time, as the AudioWorkletProcessor calls it.
-const spotter = new glue.Spotter(modelBytes);
 const fs = new glue.FeatureStream(RATE, spotter.feature_config(), 128);
 const quantum = [];
 const frames = [];
