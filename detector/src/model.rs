@@ -9,7 +9,7 @@ use tract_onnx::prelude::*;
 
 use crate::error::DetectorError;
 
-/// Largest model file accepted (the bundled one is about 160 KB).
+/// Largest model file accepted (the bundled ones are 41 and 68 KB).
 pub const MAX_MODEL_BYTES: usize = 32 << 20;
 
 /// The bundled 12-class Speech Commands window model (`models/kws/kws12.onnx`): what

@@ -2,6 +2,9 @@
 """Finishes models/kws/kws12.onnx: writes Hark's metadata into it and the golden outputs CI
 checks it against, and prints the model card's figures.
 
+- Weights: stored as int8 with a scale per output channel (quantize.py; `--float` keeps them
+  float), before the golden outputs and the figures are computed, so both are the shipped
+  file's. A `--figures-from` model is scored the same way, from a quantized copy.
 - Metadata: labels, the exact feature config (from `hark config --preset kws`), the window
   length and per-keyword thresholds.
 - Golden files: models/kws/golden_inputs.npy, features of the validation clips listed in
@@ -15,7 +18,7 @@ checks it against, and prints the model card's figures.
 Streaming models (train.py --arch stream-hybrid or stream) get `hark.kind = kws-stream`, their
 step and state sizes, a smoothing span of one step (`hark.smoothing_frames`), and golden outputs of their steps run from a zero state over each clip's last 96 frames.
 
-Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --out-dir D] [--figures-from M]
+Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --out-dir D] [--figures-from M] [--float]
   the streaming model: python models/kws/export.py --work ../kws-work-stream --model models/kws/kws12_stream.onnx
   (its golden files and confusion matrix are named golden_stream_*.npy, confusion_stream.*)
 """
@@ -23,11 +26,13 @@ Usage: python models/kws/export.py [--work DIR] [--threshold 0.6] [--model M --o
 import argparse
 import pathlib
 import subprocess
+import tempfile
 
 import numpy as np
 import onnx
 
 from evaluate import probabilities, validation
+from quantize import int8_weights
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -48,6 +53,7 @@ def main():
     parser.add_argument("--model", default=str(KWS / "kws12.onnx"))
     parser.add_argument("--out-dir", default=str(KWS), help="where golden files and the confusion matrix go")
     parser.add_argument("--figures-from", help="the model whose validation figures to print and plot (default: --model)")
+    parser.add_argument("--float", action="store_true", help="keep float weights (default: int8, quantize.py)")
     args = parser.parse_args()
     work = pathlib.Path(args.work)
     out_dir = pathlib.Path(args.out_dir)
@@ -55,6 +61,8 @@ def main():
     path = pathlib.Path(args.model)
 
     model = onnx.load(path)
+    if not args.float:
+        print(f"{int8_weights(model)} weights stored as int8")
     config = hark("config", "--preset", "kws").strip()
     stream = len(model.graph.input) > 1
     props = {
@@ -81,12 +89,13 @@ def main():
     # Golden outputs: real clips through hark's features, probabilities from onnxruntime.
     clips = [line.strip() for line in open(KWS / "golden_clips.txt") if line.strip() and not line.startswith("#")]
     inputs = []
-    for clip in clips:
-        out = work / "golden.npy"
-        hark("features", str(DATA / clip), "--preset", "kws", "--output", str(out))
-        x = np.load(out)
-        assert x.shape == (98, 40), (clip, x.shape)
-        inputs.append(x)
+    with tempfile.TemporaryDirectory() as tmp:  # not in WORK: exports may run side by side
+        for clip in clips:
+            out = pathlib.Path(tmp) / "golden.npy"
+            hark("features", str(DATA / clip), "--preset", "kws", "--output", str(out))
+            x = np.load(out)
+            assert x.shape == (98, 40), (clip, x.shape)
+            inputs.append(x)
     inputs = np.stack(inputs).astype(np.float32)
     outputs = probabilities(path, inputs)
     if stream:
@@ -100,7 +109,14 @@ def main():
     # Validation figures: the held-out model's probabilities on the validation clips.
     figures_from = pathlib.Path(args.figures_from or path)
     x, y, sc = validation(work)
-    probs = probabilities(figures_from, x)
+    if args.figures_from and not args.float:
+        with tempfile.TemporaryDirectory() as tmp:
+            held_out = onnx.load(figures_from)
+            int8_weights(held_out)
+            onnx.save(held_out, pathlib.Path(tmp) / "figures.onnx")
+            probs = probabilities(pathlib.Path(tmp) / "figures.onnx", x)
+    else:
+        probs = probabilities(figures_from, x)
     print(f"validation figures of {figures_from}")
     pred = probs.argmax(1)
     recall = np.array([np.mean(pred[y == c] == c) for c in range(len(LABELS))])
