@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hark_dsp::SampleRate;
 
-use crate::flac::FlacSource;
+use crate::decoded::{DecodedSource, Unreadable};
 use crate::wav::WavSource;
 
 /// Which channel(s) a source hands out.
@@ -194,8 +194,18 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
     Ok(match format {
         Format::Wav if stdin => bail!("WAV on stdin is not supported: give the file's path"),
         Format::Flac if stdin => bail!("FLAC on stdin is not supported: give the file's path"),
-        Format::Wav => Box::new(WavSource::open(path, select, args.lenient)?),
-        Format::Flac => Box::new(FlacSource::open(path, select, args.lenient)?),
+        // hound reads integer PCM and 32-bit float; the layouts it refuses (64-bit float,
+        // A-law, mu-law) go to symphonia. If symphonia cannot read the file either, hound's
+        // error stands; if it read the header, its own error (a channel that is not there).
+        Format::Wav => match WavSource::open(path, select, args.lenient) {
+            Ok(source) => Box::new(source),
+            Err(refused) => match DecodedSource::wav(path, select, args.lenient) {
+                Ok(source) => Box::new(source),
+                Err(e) if e.is::<Unreadable>() => return Err(refused),
+                Err(e) => return Err(e),
+            },
+        },
+        Format::Flac => Box::new(DecodedSource::flac(path, select, args.lenient)?),
         Format::S16le | Format::F32le => {
             let channels = usize::from(args.channels);
             select.check(&name, channels)?;

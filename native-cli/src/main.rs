@@ -24,8 +24,8 @@ pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod anomaly;
+mod decoded;
 mod features;
-mod flac;
 mod input;
 mod kws;
 mod listen;

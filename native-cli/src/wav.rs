@@ -1,5 +1,7 @@
 //! WAV input as `f32` chunks (mono, or every channel interleaved), read incrementally: any
-//! rate, any channel count, PCM 8 to 32 bit or float, WAVE_FORMAT_EXTENSIBLE included (hound).
+//! rate, any channel count, PCM 8 to 32 bit or 32-bit float, WAVE_FORMAT_EXTENSIBLE included
+//! (hound). The layouts hound refuses (64-bit float, mu-law, A-law) are read by symphonia
+//! instead (`crate::decoded`).
 //!
 //! hound parses the header. The two common layouts, 16-bit integer and 32-bit float samples
 //! in containers of their own size, are then decoded from the data in blocks (hound's sample
@@ -139,6 +141,15 @@ impl WavSource {
         let channels = usize::from(spec.channels);
         select.check(&path.display().to_string(), channels)?;
         let float = spec.sample_format == hound::SampleFormat::Float;
+        if float && spec.bits_per_sample != 32 {
+            // hound takes a WAVE_FORMAT_EXTENSIBLE header of 64-bit floats, then fails on the
+            // first sample: refuse it here, so that symphonia reads it (`input::open_as`).
+            bail!(
+                "cannot read WAV file {}: {}-bit float samples",
+                path.display(),
+                spec.bits_per_sample
+            );
+        }
         let scale = if float {
             1.0
         } else {

@@ -344,3 +344,158 @@ fn realtime_paces_file_input() {
     assert!(paced.as_secs_f64() >= 1.9, "2 s of audio read in {paced:?}");
     assert!(wav.exists());
 }
+
+/// A WAV file by hand: `format` tag, `bits` per sample, `channels`, the data bytes; an 18-byte
+/// `fmt ` chunk (with a `fact` chunk, as non-PCM layouts have), or the 40-byte
+/// WAVE_FORMAT_EXTENSIBLE one when `extensible` (the sub-format's GUID then carries `format`).
+fn wav_bytes(format: u16, bits: u16, channels: u16, extensible: bool, data: &[u8]) -> Vec<u8> {
+    let rate = 16_000u32;
+    let align = channels * bits / 8;
+    let mut fmt = Vec::new();
+    fmt.extend((if extensible { 0xFFFE } else { format }).to_le_bytes());
+    fmt.extend(channels.to_le_bytes());
+    fmt.extend(rate.to_le_bytes());
+    fmt.extend((rate * u32::from(align)).to_le_bytes());
+    fmt.extend(align.to_le_bytes());
+    fmt.extend(bits.to_le_bytes());
+    if extensible {
+        fmt.extend(22u16.to_le_bytes());
+        fmt.extend(bits.to_le_bytes()); // valid bits
+        fmt.extend(((1u32 << channels) - 1).to_le_bytes()); // channel mask
+        fmt.extend(u32::from(format).to_le_bytes()); // GUID xxxxxxxx-0000-0010-8000-00aa00389b71
+        fmt.extend([0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
+    } else {
+        fmt.extend(0u16.to_le_bytes());
+    }
+    let frames = (data.len() / usize::from(align)) as u32;
+    let mut out = b"RIFF".to_vec();
+    out.extend((4 + 8 + fmt.len() as u32 + 12 + 8 + data.len() as u32).to_le_bytes());
+    out.extend(b"WAVEfmt ");
+    out.extend((fmt.len() as u32).to_le_bytes());
+    out.extend(fmt);
+    out.extend(b"fact");
+    out.extend(4u32.to_le_bytes());
+    out.extend(frames.to_le_bytes());
+    out.extend(b"data");
+    out.extend((data.len() as u32).to_le_bytes());
+    out.extend(data);
+    out
+}
+
+/// G.711 mu-law of a 16-bit sample.
+fn mu_law(sample: i16) -> u8 {
+    let mut x = i32::from(sample);
+    let sign = if x < 0 { 0x80 } else { 0 };
+    x = x.abs().min(32_635) + 0x84;
+    let exponent = (31 - x.leading_zeros() as i32 - 7).clamp(0, 7);
+    let mantissa = (x >> (exponent + 3)) & 0x0F;
+    !(sign | (exponent << 4) as u8 | mantissa as u8)
+}
+
+#[test]
+fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
+    // 64-bit float (scipy's default for float64 arrays), plain and WAVE_FORMAT_EXTENSIBLE, and
+    // G.711 mu-law; hound refuses all three.
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let wav = sample_wav();
+    let reference = path("reference.npy");
+    let output = hark(&["features", &s(&wav), "-o", &s(&reference)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (want, want_shape) = read_npy(&reference);
+
+    let samples: Vec<i16> = hound::WavReader::open(&wav)
+        .unwrap()
+        .samples::<i16>()
+        .map(|s| s.unwrap())
+        .collect();
+    let as_f64 = |s: i16| f64::from(s) / 32_768.0;
+    let mono: Vec<u8> = samples
+        .iter()
+        .flat_map(|&s| as_f64(s).to_le_bytes())
+        .collect();
+    // Channel 0 silent, channel 1 the sample.
+    let stereo: Vec<u8> = samples
+        .iter()
+        .flat_map(|&s| [0.0, as_f64(s)])
+        .flat_map(f64::to_le_bytes)
+        .collect();
+    let cases = [
+        ("f64.wav", wav_bytes(3, 64, 1, false, &mono), None),
+        ("f64x2.wav", wav_bytes(3, 64, 2, true, &stereo), Some("1")),
+    ];
+    for (name, bytes, channel) in cases {
+        std::fs::write(path(name), &bytes).unwrap();
+        let out = path("out.npy");
+        let mut args = vec!["features".to_string(), s(&path(name)), "-o".into(), s(&out)];
+        if let Some(c) = channel {
+            args.extend(["--channel".into(), c.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = hark(&args);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        // The same samples exactly: the same features bit for bit.
+        assert_eq!(read_npy(&out), (want.clone(), want_shape.clone()), "{name}");
+    }
+
+    // A channel the file does not have: symphonia read the header, so its error is the one.
+    let output = hark(&[
+        "features",
+        &s(&path("f64x2.wav")),
+        "-o",
+        &s(&path("x.npy")),
+        "--channel",
+        "2",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("channel 2 asked for"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Truncated in the data: an error naming it, or with --lenient the frames before it.
+    let full = wav_bytes(3, 64, 1, false, &mono);
+    std::fs::write(path("cut.wav"), &full[..full.len() / 2 + 3]).unwrap();
+    let output = hark(&["features", &s(&path("cut.wav")), "-o", &s(&path("x.npy"))]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("corrupt WAV data") && message.contains("truncated"),
+        "{message}"
+    );
+    let output = hark(&[
+        "features",
+        &s(&path("cut.wav")),
+        "-o",
+        &s(&path("x.npy")),
+        "--lenient",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (_, shape) = read_npy(&path("x.npy"));
+    assert!(
+        shape[0] > want_shape[0] / 3 && shape[0] < want_shape[0],
+        "{shape:?}"
+    );
+
+    // mu-law: 8-bit companding adds noise about 40 dB down, so only the frames' loud bands
+    // (within 20 dB of the frame's loudest) must match the 16-bit file's.
+    let coded: Vec<u8> = samples.iter().map(|&s| mu_law(s)).collect();
+    std::fs::write(path("mu.wav"), wav_bytes(7, 8, 1, false, &coded)).unwrap();
+    let output = hark(&["features", &s(&path("mu.wav")), "-o", &s(&path("mu.npy"))]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (got, shape) = read_npy(&path("mu.npy"));
+    assert_eq!(shape, want_shape);
+    let mut compared = 0;
+    for (g, w) in got.chunks(40).zip(want.chunks(40)) {
+        let loudest = w.iter().copied().fold(f32::MIN, f32::max);
+        for (a, b) in g.iter().zip(w) {
+            if *b > loudest - 4.6 && loudest > 0.0 {
+                assert!((a - b).abs() < 0.3, "mu-law band {a} against {b}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+}

@@ -1,4 +1,5 @@
-//! FLAC input as `f32` chunks (mono, or every channel interleaved), decoded with symphonia.
+//! Input decoded with symphonia as `f32` chunks (mono, or every channel interleaved): FLAC, and
+//! the WAV layouts hound does not read (64-bit float, A-law, mu-law).
 
 use std::path::Path;
 
@@ -13,9 +14,24 @@ use symphonia::core::meta::MetadataOptions;
 
 use crate::input::{ChannelSelect, Source};
 
-/// A FLAC file being decoded.
-pub struct FlacSource {
+/// The file is not a stream symphonia can read at all (as opposed to one it read the header
+/// of and then found wanting).
+#[derive(Debug)]
+pub struct Unreadable(String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// A FLAC or WAV file being decoded.
+pub struct DecodedSource {
     name: String,
+    /// "FLAC" or "WAV", for messages.
+    container: &'static str,
     format: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
@@ -37,21 +53,36 @@ pub struct FlacSource {
     deferred: Option<anyhow::Error>,
 }
 
-impl FlacSource {
+impl DecodedSource {
     /// Values per frame handed out.
     fn width(&self) -> usize {
         self.select.width(self.channels)
     }
 
-    /// Opens `path` and reads its stream header. With `lenient`, a damaged frame becomes
-    /// silence of its length (or ends the input if its length is unknown) with a warning,
-    /// instead of an error.
-    pub fn open(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
+    /// Opens the FLAC file `path` and reads its stream header. With `lenient`, a damaged
+    /// frame becomes silence of its length (or ends the input if its length is unknown) with a
+    /// warning, instead of an error.
+    pub fn flac(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
+        Self::open(path, "FLAC", "flac", select, lenient)
+    }
+
+    /// Opens the WAV file `path` with symphonia's reader: for the layouts hound refuses.
+    pub fn wav(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
+        Self::open(path, "WAV", "wav", select, lenient)
+    }
+
+    fn open(
+        path: &Path,
+        container: &'static str,
+        extension: &str,
+        select: ChannelSelect,
+        lenient: bool,
+    ) -> Result<Self> {
         let name = path.display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
-        hint.with_extension("flac");
+        hint.with_extension(extension);
         let format = symphonia::default::get_probe()
             .probe(
                 &hint,
@@ -59,7 +90,11 @@ impl FlacSource {
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| anyhow!("{name}: not a readable FLAC stream: {e}"))?;
+            .map_err(|e| {
+                anyhow::Error::new(Unreadable(format!(
+                    "{name}: not a readable {container} stream: {e}"
+                )))
+            })?;
         let track = format
             .default_track(TrackType::Audio)
             .with_context(|| format!("{name}: no audio track"))?;
@@ -83,8 +118,9 @@ impl FlacSource {
             .map_err(|e| anyhow!("{name}: cannot decode: {e}"))?;
         let total = track.num_frames;
         let track_id = track.id;
-        Ok(FlacSource {
+        Ok(DecodedSource {
             name,
+            container,
             format,
             decoder,
             track_id,
@@ -171,8 +207,8 @@ impl FlacSource {
     /// silence for the damaged frame (the end of the input if its length is unknown).
     fn damage(&mut self, what: &str, length: Option<u64>) -> Result<bool> {
         let message = format!(
-            "{}: corrupt FLAC data at sample frame {}: {what}",
-            self.name, self.decoded
+            "{}: corrupt {} data at sample frame {}: {what}",
+            self.name, self.container, self.decoded
         );
         if !self.lenient {
             bail!("{message} (--lenient keeps what decodes)");
@@ -197,7 +233,7 @@ impl FlacSource {
     }
 }
 
-impl Source for FlacSource {
+impl Source for DecodedSource {
     fn rate(&self) -> SampleRate {
         self.rate
     }
