@@ -74,7 +74,7 @@ pub enum DetectorError {
     /// Fitting an anomaly model failed (too little data, bad settings).
     #[error("cannot fit: {0}")]
     Fit(String),
-    /// The audio is too short to classify.
+    /// The audio is too short to classify (or empty).
     #[error("clip has no complete feature frame ({samples} samples)")]
     EmptyClip {
         /// Samples given.

@@ -17,8 +17,8 @@ pub struct Classification {
 }
 
 impl KwsModel {
-    /// Classifies a clip of any rate. A clip shorter than the model's window is padded with
-    /// silence on both sides (as in training); a longer one is scanned with windows every 50 ms
+    /// Classifies a clip of any rate; a clip of no samples is [`DetectorError::EmptyClip`]. A
+    /// clip shorter than the model's window is padded with silence on both sides (as in training); a longer one is scanned with windows every 50 ms
     /// and the window most confident of a keyword wins (or, if none names a keyword, the most
     /// confident window).
     pub fn classify(
@@ -26,6 +26,10 @@ impl KwsModel {
         samples: &[f32],
         rate: SampleRate,
     ) -> Result<Classification, DetectorError> {
+        // No audio is no clip (padding it would call it `_silence_`).
+        if samples.is_empty() {
+            return Err(DetectorError::EmptyClip { samples: 0 });
+        }
         let config = self.feature_config();
         let mut frontend = Frontend::new(rate, config.clone())?;
         // Samples at the input rate that make one full window at the feature rate.

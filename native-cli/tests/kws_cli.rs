@@ -80,6 +80,30 @@ fn bad_models_and_inputs_are_clear_errors() {
         "the good clip is still classified"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not_audio.wav"));
+    // A WAV of no samples is no clip (padded, it would be called `_silence_`).
+    let empty = dir.path().join("empty.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    hound::WavWriter::create(&empty, spec)
+        .unwrap()
+        .finalize()
+        .unwrap();
+    let out = hark(&["classify", empty.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "one of two clips failed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("empty.wav") && stderr.contains("(0 samples)"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("empty.wav") && stdout.contains("down"),
+        "{stdout}"
+    );
     let out = hark(&["detect", sample.to_str().unwrap(), "--threshold", "1.5"]);
     assert_eq!(out.status.code(), Some(2));
 }
