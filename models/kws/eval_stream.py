@@ -112,6 +112,8 @@ def main():
             p95 = np.percentile(lat, 95) * 1000 if lat else float("nan")
             print(f"| {threshold} | {recall:.3f} | {fph:.0f} | {in_other}, {wrong} | {p50:.0f} ms | {p95:.0f} ms |")
             curve.append((fph, recall))
+        if len(curve) < 2:
+            return  # one point is no curve to read the rates off
         curve.sort()
         at = [np.interp(rate, [c[0] for c in curve], [c[1] for c in curve]) for rate in (30, 60, 120)]
         print("keywords found at 30 / 60 / 120 false events per hour: " + " / ".join(f"{a:.3f}" for a in at))
