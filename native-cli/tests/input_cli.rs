@@ -392,6 +392,20 @@ fn mu_law(sample: i16) -> u8 {
     !(sign | (exponent << 4) as u8 | mantissa as u8)
 }
 
+/// G.711 A-law of a 16-bit sample.
+fn a_law(sample: i16) -> u8 {
+    let x = i32::from(sample) >> 3;
+    let (mask, x) = if x >= 0 { (0xD5, x) } else { (0x55, -x - 1) };
+    let segment = [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF]
+        .iter()
+        .position(|&end| x <= end);
+    let Some(segment) = segment else {
+        return 0x7F ^ mask;
+    };
+    let shift = if segment < 2 { 1 } else { segment };
+    (((segment << 4) as i32 | ((x >> shift) & 0x0F)) as u8) ^ mask
+}
+
 #[test]
 fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
     // 64-bit float (scipy's default for float64 arrays), plain and WAVE_FORMAT_EXTENSIBLE, and
@@ -479,23 +493,25 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         "{shape:?}"
     );
 
-    // mu-law: 8-bit companding adds noise about 40 dB down, so only the frames' loud bands
-    // (within 20 dB of the frame's loudest) must match the 16-bit file's.
-    let coded: Vec<u8> = samples.iter().map(|&s| mu_law(s)).collect();
-    std::fs::write(path("mu.wav"), wav_bytes(7, 8, 1, false, &coded)).unwrap();
-    let output = hark(&["features", &s(&path("mu.wav")), "-o", &s(&path("mu.npy"))]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let (got, shape) = read_npy(&path("mu.npy"));
-    assert_eq!(shape, want_shape);
-    let mut compared = 0;
-    for (g, w) in got.chunks(40).zip(want.chunks(40)) {
-        let loudest = w.iter().copied().fold(f32::MIN, f32::max);
-        for (a, b) in g.iter().zip(w) {
-            if *b > loudest - 4.6 && loudest > 0.0 {
-                assert!((a - b).abs() < 0.3, "mu-law band {a} against {b}");
-                compared += 1;
+    // mu-law and A-law: 8-bit companding adds noise about 40 dB down, so only the frames' loud
+    // bands (within 20 dB of the frame's loudest) must match the 16-bit file's.
+    for (name, tag, code) in [("mu.wav", 7, mu_law as fn(i16) -> u8), ("a.wav", 6, a_law)] {
+        let coded: Vec<u8> = samples.iter().map(|&s| code(s)).collect();
+        std::fs::write(path(name), wav_bytes(tag, 8, 1, false, &coded)).unwrap();
+        let output = hark(&["features", &s(&path(name)), "-o", &s(&path("law.npy"))]);
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        let (got, shape) = read_npy(&path("law.npy"));
+        assert_eq!(shape, want_shape, "{name}");
+        let mut compared = 0;
+        for (g, w) in got.chunks(40).zip(want.chunks(40)) {
+            let loudest = w.iter().copied().fold(f32::MIN, f32::max);
+            for (a, b) in g.iter().zip(w) {
+                if *b > loudest - 4.6 && loudest > 0.0 {
+                    assert!((a - b).abs() < 0.3, "{name}: band {a} against {b}");
+                    compared += 1;
+                }
             }
         }
+        assert!(compared > 1000, "{name}: {compared}");
     }
-    assert!(compared > 1000, "{compared}");
 }
