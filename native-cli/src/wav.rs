@@ -3,10 +3,11 @@
 //! (hound). The layouts hound refuses (64-bit float, mu-law, A-law) are read by symphonia
 //! instead (`crate::decoded`).
 //!
-//! hound parses the header. The two common layouts, 16-bit integer and 32-bit float samples
-//! in containers of their own size, are then decoded from the data in blocks (hound's sample
-//! iterator reads a file two bytes at a time: it was a quarter of `hark detect`'s CPU with
-//! the streaming keyword model); every other layout goes through hound's iterator.
+//! hound parses the header. Integer samples in containers of 1 to 4 bytes and 32-bit float
+//! samples are then decoded from the data in blocks (hound's sample iterator reads a file two
+//! bytes at a time: it was a quarter of `hark detect`'s CPU with the streaming keyword model;
+//! and it misreads 24-bit samples in 4-byte containers); any other layout goes through hound's
+//! iterator.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -25,10 +26,13 @@ enum Data {
     Blocks(Blocks),
 }
 
-/// 16-bit integer or 32-bit float samples read from the data chunk in blocks.
+/// Integer samples in containers of 1 to 4 bytes, or 32-bit float samples, read from the data
+/// chunk in blocks.
 struct Blocks {
     reader: BufReader<File>,
     float: bool,
+    /// Bytes per sample: the container, which may be wider than the sample's valid bits.
+    width: usize,
     /// Values (samples of all channels) left in the data chunk.
     remaining: u64,
     bytes: Vec<u8>,
@@ -39,14 +43,19 @@ struct Blocks {
 const BLOCK_VALUES: usize = 8192;
 
 impl Blocks {
-    /// The reader of `reader`'s data chunk, if its samples are 16-bit integers or 32-bit
-    /// floats in containers of that size (none for other layouts).
+    /// The reader of `reader`'s data chunk, if its samples are integers in containers of 1 to
+    /// 4 bytes or 32-bit floats (none for other layouts).
+    ///
+    /// An integer container is read as a left-justified integer of its full width, as
+    /// WAVE_FORMAT_EXTENSIBLE defines it: 24 valid bits in a 4-byte container are the top three
+    /// bytes, the lowest one padding. (hound's own iterator reads such a sample from the low
+    /// three bytes, 256 times too loud and with the sign from the wrong bit.)
     fn new(
         reader: hound::WavReader<BufReader<File>>,
     ) -> std::io::Result<Result<Self, hound::WavReader<BufReader<File>>>> {
         let spec = reader.spec();
         let float = match (spec.sample_format, spec.bits_per_sample) {
-            (hound::SampleFormat::Int, 16) => false,
+            (hound::SampleFormat::Int, _) => false,
             (hound::SampleFormat::Float, 32) => true,
             _ => return Ok(Err(reader)),
         };
@@ -58,9 +67,12 @@ impl Blocks {
         let mut len = [0u8; 4];
         inner.read_exact(&mut len)?;
         let data_len = u64::from(u32::from_le_bytes(len));
-        let container = if float { 4 } else { 2 };
-        if values > 0 && data_len != values * container {
-            // A wider container (a 16-bit sample in 3 or 4 bytes): back to hound.
+        let width = match data_len.checked_div(values) {
+            Some(w) => w as usize,
+            None => usize::from(spec.bits_per_sample).div_ceil(8),
+        };
+        let fits = usize::from(spec.bits_per_sample) <= width * 8;
+        if !fits || !(1..=4).contains(&width) || (float && width != 4) {
             inner.seek(SeekFrom::Start(0))?;
             let reader =
                 hound::WavReader::new(inner).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -69,6 +81,7 @@ impl Blocks {
         Ok(Ok(Blocks {
             reader: inner,
             float,
+            width,
             remaining: values,
             bytes: Vec::with_capacity(BLOCK_VALUES * 4),
             values: Vec::with_capacity(BLOCK_VALUES),
@@ -78,7 +91,7 @@ impl Blocks {
     /// Decodes up to `max` values into `self.values`; `Err` with the values before it when
     /// the data ends before its header says.
     fn read(&mut self, max: usize) -> std::io::Result<()> {
-        let width = if self.float { 4 } else { 2 };
+        let width = self.width;
         let n = (max as u64).min(self.remaining) as usize;
         let want = (n * width) as u64;
         self.bytes.clear();
@@ -94,19 +107,31 @@ impl Blocks {
         self.remaining -= whole as u64;
         self.values.clear();
         let bytes = &self.bytes[..whole * width];
-        if self.float {
-            self.values.extend(
+        let values = &mut self.values;
+        const FULL: f32 = 1.0 / 2_147_483_648.0; // 2^-31
+        match (self.float, width) {
+            (true, _) => values.extend(
                 bytes
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
-        } else {
-            let scale = 1.0 / 32_768.0;
-            self.values.extend(
+            ),
+            // 8-bit WAV samples are unsigned, centred on 128.
+            (false, 1) => values.extend(bytes.iter().map(|&b| (f32::from(b) - 128.0) / 128.0)),
+            (false, 2) => values.extend(
                 bytes
                     .chunks_exact(2)
-                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * scale),
-            );
+                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0),
+            ),
+            (false, 3) => values.extend(
+                bytes
+                    .chunks_exact(3)
+                    .map(|b| i32::from_le_bytes([0, b[0], b[1], b[2]]) as f32 * FULL),
+            ),
+            (false, _) => values.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 * FULL),
+            ),
         }
         result
     }
@@ -367,11 +392,13 @@ mod tests {
     fn blocks_decode_as_hound_does() {
         let dir = tempfile::tempdir().unwrap();
         let layouts = [
-            ("i16.wav", hound::SampleFormat::Int, 16, true),
-            ("f32.wav", hound::SampleFormat::Float, 32, true),
-            ("i24.wav", hound::SampleFormat::Int, 24, false),
+            ("i16.wav", hound::SampleFormat::Int, 16),
+            ("f32.wav", hound::SampleFormat::Float, 32),
+            ("i24.wav", hound::SampleFormat::Int, 24),
+            ("i8.wav", hound::SampleFormat::Int, 8),
+            ("i32.wav", hound::SampleFormat::Int, 32),
         ];
-        for (name, sample_format, bits, blocks) in layouts {
+        for (name, sample_format, bits) in layouts {
             let spec = hound::WavSpec {
                 channels: 3,
                 sample_rate: 8_000,
@@ -380,7 +407,7 @@ mod tests {
             };
             let path = write(dir.path(), name, spec, 20_011);
             let source = WavSource::open(&path, ChannelSelect::All, false).unwrap();
-            assert_eq!(matches!(source.data, Data::Blocks(_)), blocks, "{name}");
+            assert!(matches!(source.data, Data::Blocks(_)), "{name}");
             let want = by_hound(&path, usize::MAX);
             for chunk in [1, 333, 4096, 100_000] {
                 assert_eq!(
@@ -399,6 +426,53 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_wider_container_holds_the_sample_in_its_top_bytes() {
+        // 24 valid bits in 4-byte containers (WAVE_FORMAT_EXTENSIBLE, as pro recorders and
+        // data loggers write them): the same values as the 3-byte file, not 256 times them.
+        let dir = tempfile::tempdir().unwrap();
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let packed = write(dir.path(), "i24.wav", spec, 5_003);
+        let want = read_all(&packed, ChannelSelect::All, 4096);
+        let bytes = std::fs::read(&packed).unwrap();
+        let data = &bytes[bytes.len() - 5_003 * 2 * 3..];
+        let padded: Vec<u8> = data
+            .chunks_exact(3)
+            .flat_map(|b| [0, b[0], b[1], b[2]])
+            .collect();
+        let mut fmt = Vec::new();
+        fmt.extend(0xFFFEu16.to_le_bytes());
+        fmt.extend(2u16.to_le_bytes());
+        fmt.extend(48_000u32.to_le_bytes());
+        fmt.extend((48_000u32 * 8).to_le_bytes());
+        fmt.extend(8u16.to_le_bytes()); // block align: 2 channels x 4 bytes
+        fmt.extend(32u16.to_le_bytes());
+        fmt.extend(22u16.to_le_bytes());
+        fmt.extend(24u16.to_le_bytes()); // valid bits
+        fmt.extend(3u32.to_le_bytes());
+        fmt.extend(1u32.to_le_bytes()); // PCM sub-format GUID
+        fmt.extend([0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
+        let mut file = b"RIFF".to_vec();
+        file.extend((4 + 8 + fmt.len() as u32 + 8 + padded.len() as u32).to_le_bytes());
+        file.extend(b"WAVEfmt ");
+        file.extend((fmt.len() as u32).to_le_bytes());
+        file.extend(&fmt);
+        file.extend(b"data");
+        file.extend((padded.len() as u32).to_le_bytes());
+        file.extend(&padded);
+        let wide = dir.path().join("i24in32.wav");
+        std::fs::write(&wide, file).unwrap();
+        let source = WavSource::open(&wide, ChannelSelect::All, false).unwrap();
+        assert!(matches!(source.data, Data::Blocks(_)));
+        assert_eq!(read_all(&wide, ChannelSelect::All, 4096), want);
+        assert!(want.iter().any(|v| v.abs() > 0.4) && want.iter().all(|v| v.abs() <= 1.0));
     }
 
     #[test]
