@@ -33,6 +33,8 @@ struct Blocks {
     float: bool,
     /// Bytes per sample: the container, which may be wider than the sample's valid bits.
     width: usize,
+    /// The header said 0 bytes of data, and `remaining` counts what follows it instead.
+    unfinalised: bool,
     /// Values (samples of all channels) left in the data chunk.
     remaining: u64,
     bytes: Vec<u8>,
@@ -59,7 +61,7 @@ impl Blocks {
             (hound::SampleFormat::Float, 32) => true,
             _ => return Ok(Err(reader)),
         };
-        let values = u64::from(reader.len());
+        let mut values = u64::from(reader.len());
         let mut inner = reader.into_inner();
         // hound stopped right after the data chunk's header: its last 4 bytes are the chunk's
         // length, which gives the size of a sample's container (block align / channels).
@@ -71,6 +73,17 @@ impl Blocks {
             Some(w) => w as usize,
             None => usize::from(spec.bits_per_sample).div_ceil(8),
         };
+        // A data chunk of length 0 with bytes after it: a recording whose writer never came
+        // back to fill in the lengths (killed, or still writing). Its samples run to the end.
+        let mut unfinalised = false;
+        if data_len == 0 && width > 0 {
+            let here = inner.stream_position()?;
+            let end = inner.seek(SeekFrom::End(0))?;
+            inner.seek(SeekFrom::Start(here))?;
+            let frame = (width * usize::from(spec.channels)) as u64;
+            values = end.saturating_sub(here) / frame * u64::from(spec.channels);
+            unfinalised = values > 0;
+        }
         let fits = usize::from(spec.bits_per_sample) <= width * 8;
         if !fits || !(1..=4).contains(&width) || (float && width != 4) {
             inner.seek(SeekFrom::Start(0))?;
@@ -82,6 +95,7 @@ impl Blocks {
             reader: inner,
             float,
             width,
+            unfinalised,
             remaining: values,
             bytes: Vec::with_capacity(BLOCK_VALUES * 4),
             values: Vec::with_capacity(BLOCK_VALUES),
@@ -180,11 +194,22 @@ impl WavSource {
         } else {
             1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32
         };
-        let duration = u64::from(reader.duration());
+        let mut duration = u64::from(reader.duration());
         let data = match Blocks::new(reader)
             .with_context(|| format!("cannot read WAV file {}", path.display()))?
         {
-            Ok(blocks) => Data::Blocks(blocks),
+            Ok(blocks) => {
+                if blocks.unfinalised {
+                    duration = blocks.remaining / channels as u64;
+                    eprintln!(
+                        "hark: warning: {}: the header says its data is 0 bytes long, but \
+                         {duration} sample frames follow (a recording that was not finished?): \
+                         reading them",
+                        path.display()
+                    );
+                }
+                Data::Blocks(blocks)
+            }
             Err(reader) => Data::Hound(reader),
         };
         Ok(WavSource {
@@ -473,6 +498,30 @@ mod tests {
         assert!(matches!(source.data, Data::Blocks(_)));
         assert_eq!(read_all(&wide, ChannelSelect::All, 4096), want);
         assert!(want.iter().any(|v| v.abs() > 0.4) && want.iter().all(|v| v.abs() <= 1.0));
+    }
+
+    #[test]
+    fn a_recording_never_finalised_is_read_to_its_end() {
+        // A writer killed before it filled in the lengths: RIFF and data lengths 0.
+        let dir = tempfile::tempdir().unwrap();
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let path = write(dir.path(), "whole.wav", spec, 7_001);
+        let want = read_all(&path, ChannelSelect::All, 4096);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[4..8].fill(0);
+        bytes[40..44].fill(0); // the data chunk's length (a 44-byte header)
+        // And half a frame more at the end, which is not a frame.
+        bytes.extend([1, 2]);
+        let cut = dir.path().join("unfinished.wav");
+        std::fs::write(&cut, bytes).unwrap();
+        let source = WavSource::open(&cut, ChannelSelect::All, false).unwrap();
+        assert_eq!(source.total_frames(), Some(7_001));
+        assert_eq!(read_all(&cut, ChannelSelect::All, 4096), want);
     }
 
     #[test]
