@@ -369,6 +369,16 @@ mod tests {
 
     use super::*;
 
+    /// 16-bit (or `bits`) integer samples, `channels` of them at `rate`.
+    fn int_spec(channels: u16, rate: u32, bits: u16) -> hound::WavSpec {
+        hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: bits,
+            sample_format: hound::SampleFormat::Int,
+        }
+    }
+
     /// Writes three channels of distinct signals in `spec`'s layout; returns the path.
     fn write(dir: &Path, name: &str, spec: hound::WavSpec, frames: usize) -> PathBuf {
         let path = dir.join(name);
@@ -458,12 +468,7 @@ mod tests {
         // 24 valid bits in 4-byte containers (WAVE_FORMAT_EXTENSIBLE, as pro recorders and
         // data loggers write them): the same values as the 3-byte file, not 256 times them.
         let dir = tempfile::tempdir().unwrap();
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 48_000,
-            bits_per_sample: 24,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec = int_spec(2, 48_000, 24);
         let packed = write(dir.path(), "i24.wav", spec, 5_003);
         let want = read_all(&packed, ChannelSelect::All, 4096);
         let bytes = std::fs::read(&packed).unwrap();
@@ -504,12 +509,7 @@ mod tests {
     fn a_recording_never_finalised_is_read_to_its_end() {
         // A writer killed before it filled in the lengths: RIFF and data lengths 0.
         let dir = tempfile::tempdir().unwrap();
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec = int_spec(2, 16_000, 16);
         let path = write(dir.path(), "whole.wav", spec, 7_001);
         let want = read_all(&path, ChannelSelect::All, 4096);
         let mut bytes = std::fs::read(&path).unwrap();
@@ -527,12 +527,7 @@ mod tests {
     #[test]
     fn truncated_blocks_keep_the_frames_before_the_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec = int_spec(2, 16_000, 16);
         let path = write(dir.path(), "cut.wav", spec, 10_000);
         let bytes = std::fs::read(&path).unwrap();
         // Cut inside sample frame 6000 (4 bytes a frame after the 44-byte header).
