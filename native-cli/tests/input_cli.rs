@@ -493,6 +493,18 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         "{shape:?}"
     );
 
+    // RF64 (WAV over 4 GB) is read by neither: said so, not "no RIFF tag".
+    let mut rf64 = wav_bytes(1, 16, 1, false, &[0; 64]);
+    rf64[..4].copy_from_slice(b"RF64");
+    std::fs::write(path("big.wav"), rf64).unwrap();
+    let output = hark(&["features", &s(&path("big.wav")), "-o", &s(&path("x.npy"))]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("an RF64 file"),
+        "{}",
+        stderr(&output)
+    );
+
     // mu-law and A-law: 8-bit companding adds noise about 40 dB down, so only the frames' loud
     // bands (within 20 dB of the frame's loudest) must match the 16-bit file's.
     for (name, tag, code) in [("mu.wav", 7, mu_law as fn(i16) -> u8), ("a.wav", 6, a_law)] {
