@@ -193,6 +193,19 @@ pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
     }
 }
 
+/// Telephone speech is sampled at 8 kHz; below that a recording holds too little of a voice
+/// for the keyword models, which are trained on 16 kHz speech, and the events mean little.
+fn warn_if_below_speech(path: &Path, rate: hark_dsp::SampleRate) {
+    if rate.hz() < 8_000 {
+        eprintln!(
+            "hark: warning: {}: sampled at {} Hz; speech needs at least 8 kHz, so the keyword \
+             model hears little of a voice in it",
+            path.display(),
+            rate.hz()
+        );
+    }
+}
+
 fn read_all(path: &Path, args: &InputArgs) -> Result<(Vec<f32>, hark_dsp::SampleRate)> {
     let mut source = input::open(path, args)?;
     let mut all = Vec::new();
@@ -209,6 +222,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
     let mut failed = 0;
     for clip in &args.clips {
         let result = read_all(clip, &args.source).and_then(|(samples, rate)| {
+            warn_if_below_speech(clip, rate);
             model
                 .classify(&samples, rate)
                 .with_context(|| format!("{}", clip.display()))
@@ -242,6 +256,7 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
         &args.source,
         &args.stream,
     );
+    warn_if_below_speech(&args.stream, source.rate());
     let mut pipeline = detector.pipeline(source.rate())?;
     let print = |e: hark_detector::Event| args.detector.print(&e);
     let mut chunk = Vec::new();

@@ -80,6 +80,32 @@ fn bad_models_and_inputs_are_clear_errors() {
         "the good clip is still classified"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not_audio.wav"));
+    // Below 8 kHz there is little of a voice: a warning (8 kHz telephone speech gets none).
+    for (rate, warned) in [(4_000, true), (8_000, false)] {
+        let slow = dir.path().join(format!("slow{rate}.wav"));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&slow, spec).unwrap();
+        for i in 0..rate {
+            w.write_sample(((f64::from(i) * 0.3).sin() * 3000.0) as i16)
+                .unwrap();
+        }
+        w.finalize().unwrap();
+        for command in ["classify", "detect"] {
+            let out = hark(&[command, slow.to_str().unwrap()]);
+            assert!(out.status.success(), "{command} {rate}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                stderr.contains("speech needs at least 8 kHz"),
+                warned,
+                "{command} {rate}: {stderr}"
+            );
+        }
+    }
     // A WAV of no samples is no clip (padded, it would be called `_silence_`).
     let empty = dir.path().join("empty.wav");
     let spec = hound::WavSpec {
