@@ -273,13 +273,7 @@ fn sniff(path: &Path) -> Result<Format> {
         .read(&mut magic)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(match &magic[..n] {
-        b"RIFF" => Format::Wav,
-        // Neither hound nor symphonia reads RF64 (the WAV extension for files over 4 GB).
-        b"RF64" => bail!(
-            "{}: an RF64 file (WAV over 4 GB), which Hark does not read: convert it to WAV or \
-             FLAC, or pipe its samples as raw PCM (--format s16le or f32le, --rate)",
-            path.display()
-        ),
+        b"RIFF" | b"RF64" => Format::Wav,
         b"fLaC" => Format::Flac,
         _ if by_name("csv") => Format::Csv,
         _ if by_name("wav") => Format::Wav,

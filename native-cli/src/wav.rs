@@ -1,7 +1,7 @@
 //! WAV input as `f32` chunks (mono, or every channel interleaved), read incrementally: any
 //! rate, any channel count, PCM 8 to 32 bit or 32-bit float, WAVE_FORMAT_EXTENSIBLE included
-//! (hound). The layouts hound refuses (64-bit float, mu-law, A-law) are read by symphonia
-//! instead (`crate::decoded`).
+//! (hound), and RF64 (WAV over 4 GB, whose header is read here). The layouts hound refuses
+//! (64-bit float, mu-law, A-law) are read by symphonia instead (`crate::decoded`).
 //!
 //! hound parses the header. Integer samples in containers of 1 to 4 bytes and 32-bit float
 //! samples are then decoded from the data in blocks (hound's sample iterator reads a file two
@@ -172,6 +172,13 @@ impl WavSource {
     /// Opens `path` and checks its header. With `lenient`, corrupt or truncated data ends the
     /// input with a warning instead of an error.
     pub fn open(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
+        let mut magic = [0u8; 4];
+        let mut file =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        if file.read_exact(&mut magic).is_ok() && &magic == b"RF64" {
+            return Self::open_rf64(path, BufReader::new(file), select, lenient);
+        }
+        drop(file);
         let reader = hound::WavReader::open(path)
             .with_context(|| format!("cannot read WAV file {}", path.display()))?;
         let spec = reader.spec();
@@ -220,6 +227,111 @@ impl WavSource {
             channels,
             select,
             scale,
+            float,
+            lenient,
+            ended: false,
+            deferred: None,
+            frames_read: 0,
+        })
+    }
+}
+
+impl WavSource {
+    /// An RF64 file (EBU Tech 3306: WAV with 64-bit sizes in a `ds64` chunk, for files over
+    /// 4 GB), which hound does not parse: its header is read here, its samples by [`Blocks`].
+    /// `reader` stands just after the `RF64` tag.
+    fn open_rf64(
+        path: &Path,
+        mut reader: BufReader<File>,
+        select: ChannelSelect,
+        lenient: bool,
+    ) -> Result<Self> {
+        let name = path.display().to_string();
+        let bad = |what: &str| anyhow::anyhow!("cannot read RF64 file {name}: {what}");
+        let u32_at = |r: &mut BufReader<File>| -> Result<u32> {
+            let mut b = [0u8; 4];
+            r.read_exact(&mut b)
+                .map_err(|_| bad("the header ends early"))?;
+            Ok(u32::from_le_bytes(b))
+        };
+        let _riff_size = u32_at(&mut reader)?;
+        if u32_at(&mut reader)?.to_le_bytes() != *b"WAVE" {
+            bail!(bad("no WAVE tag"));
+        }
+        let mut data_size_64 = None;
+        let mut format = None; // (tag, channels, rate, block align, bits)
+        let data_len = loop {
+            let id = u32_at(&mut reader)?.to_le_bytes();
+            let size = u32_at(&mut reader)?;
+            let body = |r: &mut BufReader<File>, n: usize| -> Result<Vec<u8>> {
+                let mut b = vec![0u8; n];
+                r.read_exact(&mut b)
+                    .map_err(|_| bad("a chunk ends early"))?;
+                Ok(b)
+            };
+            match &id {
+                b"ds64" if size >= 16 => {
+                    let b = body(&mut reader, size as usize + (size as usize & 1))?;
+                    let data = u64::from_le_bytes(b[8..16].try_into().unwrap_or_default());
+                    data_size_64 = Some(data);
+                }
+                b"fmt " if size >= 16 => {
+                    let b = body(&mut reader, size as usize + (size as usize & 1))?;
+                    let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+                    let mut tag = u16_at(0);
+                    if tag == 0xFFFE && size >= 40 {
+                        tag = u16_at(24); // the sub-format GUID starts with the format tag
+                    }
+                    let rate = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                    format = Some((tag, u16_at(2), rate, u16_at(12), u16_at(14)));
+                }
+                b"data" => {
+                    break match (size, data_size_64) {
+                        (0xFFFF_FFFF, Some(n)) => n,
+                        (0xFFFF_FFFF, None) => bail!(bad("no ds64 chunk gives the data size")),
+                        (n, _) => u64::from(n),
+                    };
+                }
+                _ => {
+                    let skip = i64::from(size) + i64::from(size & 1);
+                    reader
+                        .seek_relative(skip)
+                        .map_err(|_| bad("a chunk ends early"))?;
+                }
+            }
+        };
+        let Some((tag, channels, hz, align, bits)) = format else {
+            bail!(bad("no fmt chunk before the data"));
+        };
+        let rate = SampleRate::new(hz).with_context(|| format!("{name}: sample rate is 0 Hz"))?;
+        let channels = usize::from(channels);
+        select.check(&name, channels)?;
+        let width = usize::from(align) / channels;
+        let float = match (tag, width) {
+            (1, 1..=4) if usize::from(bits) <= width * 8 => false,
+            (3, 4) => true,
+            _ => bail!(bad(&format!(
+                "format tag {tag} with {bits}-bit samples in {width}-byte containers (PCM of 1 \
+                 to 4 bytes and 32-bit float are read)"
+            ))),
+        };
+        let frames = data_len / align as u64;
+        Ok(WavSource {
+            path: path.to_path_buf(),
+            data: Data::Blocks(Blocks {
+                reader,
+                float,
+                width,
+                unfinalised: false,
+                remaining: frames * channels as u64,
+                bytes: Vec::with_capacity(BLOCK_VALUES * 4),
+                values: Vec::with_capacity(BLOCK_VALUES),
+            }),
+            duration: frames,
+            rate,
+            channels,
+            select,
+            scale: 1.0,
             float,
             lenient,
             ended: false,

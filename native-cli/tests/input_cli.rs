@@ -382,6 +382,25 @@ fn wav_bytes(format: u16, bits: u16, channels: u16, extensible: bool, data: &[u8
     out
 }
 
+/// The RF64 form of a WAV made by `wav_bytes`: `RF64` and 0xFFFFFFFF for the RIFF size, a
+/// `ds64` chunk with the true sizes, 0xFFFFFFFF for the data chunk's size.
+fn rf64(wav: &[u8]) -> Vec<u8> {
+    let at = wav.windows(4).position(|w| w == b"data").unwrap();
+    let data_len = (wav.len() - at - 8) as u64;
+    let mut out = b"RF64".to_vec();
+    out.extend(u32::MAX.to_le_bytes());
+    out.extend(b"WAVEds64");
+    out.extend(28u32.to_le_bytes());
+    out.extend((wav.len() as u64 + 36 - 8).to_le_bytes()); // RIFF size
+    out.extend(data_len.to_le_bytes());
+    out.extend(0u64.to_le_bytes()); // sample count (for non-PCM; not read)
+    out.extend(0u32.to_le_bytes()); // no table
+    out.extend(&wav[12..at + 4]);
+    out.extend(u32::MAX.to_le_bytes());
+    out.extend(&wav[at + 8..]);
+    out
+}
+
 /// G.711 mu-law of a 16-bit sample.
 fn mu_law(sample: i16) -> u8 {
     let mut x = i32::from(sample);
@@ -493,17 +512,39 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         "{shape:?}"
     );
 
-    // RF64 (WAV over 4 GB) is read by neither: said so, not "no RIFF tag".
-    let mut rf64 = wav_bytes(1, 16, 1, false, &[0; 64]);
-    rf64[..4].copy_from_slice(b"RF64");
-    std::fs::write(path("big.wav"), rf64).unwrap();
-    let output = hark(&["features", &s(&path("big.wav")), "-o", &s(&path("x.npy"))]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("an RF64 file"),
-        "{}",
-        stderr(&output)
-    );
+    // RF64 (EBU Tech 3306, WAV over 4 GB): the sizes in a ds64 chunk, 0xFFFFFFFF in their
+    // places; 16-bit mono and 64-bit float stereo (`--channel 1`) as the sample itself.
+    let pcm16: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let rf64_cases = [
+        ("rf64.wav", rf64(&wav_bytes(1, 16, 1, false, &pcm16)), None),
+        (
+            "rf64x2.wav",
+            rf64(&wav_bytes(3, 64, 2, true, &stereo)),
+            Some("1"),
+        ),
+    ];
+    for (name, bytes, channel) in rf64_cases {
+        std::fs::write(path(name), &bytes).unwrap();
+        let out = path("out.npy");
+        let mut args = vec!["features".to_string(), s(&path(name)), "-o".into(), s(&out)];
+        if let Some(c) = channel {
+            args.extend(["--channel".into(), c.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = hark(&args);
+        if name == "rf64x2.wav" {
+            // 64-bit float in RF64: neither our reader nor symphonia's; said so.
+            assert_eq!(output.status.code(), Some(1), "{name}");
+            assert!(
+                stderr(&output).contains("format tag 3 with 64-bit samples"),
+                "{}",
+                stderr(&output)
+            );
+            continue;
+        }
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+        assert_eq!(read_npy(&out), (want.clone(), want_shape.clone()), "{name}");
+    }
 
     // mu-law and A-law: 8-bit companding adds noise about 40 dB down, so only the frames' loud
     // bands (within 20 dB of the frame's loudest) must match the 16-bit file's.
