@@ -458,15 +458,19 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         ("f64.wav", wav_bytes(3, 64, 1, false, &mono), None),
         ("f64x2.wav", wav_bytes(3, 64, 2, true, &stereo), Some("1")),
     ];
-    for (name, bytes, channel) in cases {
-        std::fs::write(path(name), &bytes).unwrap();
-        let out = path("out.npy");
+    let out = path("out.npy");
+    // `hark features` of `bytes` written as `name`, with `--channel` if given.
+    let features = |name: &str, bytes: &[u8], channel: Option<&str>| {
+        std::fs::write(path(name), bytes).unwrap();
         let mut args = vec!["features".to_string(), s(&path(name)), "-o".into(), s(&out)];
         if let Some(c) = channel {
             args.extend(["--channel".into(), c.into()]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = hark(&args);
+        hark(&args)
+    };
+    for (name, bytes, channel) in cases {
+        let output = features(name, &bytes, channel);
         assert!(output.status.success(), "{name}: {}", stderr(&output));
         // The same samples exactly: the same features bit for bit.
         assert_eq!(read_npy(&out), (want.clone(), want_shape.clone()), "{name}");
@@ -524,21 +528,14 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         ),
     ];
     for (name, bytes, channel) in rf64_cases {
-        std::fs::write(path(name), &bytes).unwrap();
-        let out = path("out.npy");
-        let mut args = vec!["features".to_string(), s(&path(name)), "-o".into(), s(&out)];
-        if let Some(c) = channel {
-            args.extend(["--channel".into(), c.into()]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = hark(&args);
+        let output = features(name, &bytes, channel);
         if name == "rf64x2.wav" {
             // 64-bit float in RF64: neither our reader nor symphonia's; said so.
             assert_eq!(output.status.code(), Some(1), "{name}");
+            let message = stderr(&output);
             assert!(
-                stderr(&output).contains("format tag 3 with 64-bit samples"),
-                "{}",
-                stderr(&output)
+                message.contains("format tag 3 with 64-bit samples"),
+                "{message}"
             );
             continue;
         }
