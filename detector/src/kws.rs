@@ -18,9 +18,9 @@ pub struct Classification {
 
 impl KwsModel {
     /// Classifies a clip of any rate; a clip of no samples is [`DetectorError::EmptyClip`]. A
-    /// clip shorter than the model's window is padded with silence on both sides (as in training); a longer one is scanned with windows every 50 ms
-    /// and the window most confident of a keyword wins (or, if none names a keyword, the most
-    /// confident window).
+    /// clip shorter than the model's window is padded with silence on both sides (as in
+    /// training); a longer one is scanned with windows every 50 ms and the window most
+    /// confident of a keyword wins (or, if none names a keyword, the most confident window).
     pub fn classify(
         &self,
         samples: &[f32],

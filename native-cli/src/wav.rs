@@ -20,8 +20,12 @@ use crate::input::{ChannelSelect, Source};
 
 /// Where the samples come from.
 enum Data {
-    /// hound's sample iterator.
-    Hound(hound::WavReader<BufReader<File>>),
+    /// hound's sample iterator: float samples as they are, integers times `scale`.
+    Hound {
+        reader: hound::WavReader<BufReader<File>>,
+        float: bool,
+        scale: f32,
+    },
     /// The data chunk itself, decoded here in blocks.
     Blocks(Blocks),
 }
@@ -91,15 +95,26 @@ impl Blocks {
                 hound::WavReader::new(inner).map_err(|e| std::io::Error::other(e.to_string()))?;
             return Ok(Err(reader));
         }
-        Ok(Ok(Blocks {
-            reader: inner,
+        Ok(Ok(Blocks::over(inner, float, width, values, unfinalised)))
+    }
+
+    /// Blocks of `values` samples of `width` bytes from where `reader` stands.
+    fn over(
+        reader: BufReader<File>,
+        float: bool,
+        width: usize,
+        values: u64,
+        unfinalised: bool,
+    ) -> Self {
+        Blocks {
+            reader,
             float,
             width,
             unfinalised,
             remaining: values,
-            bytes: Vec::with_capacity(BLOCK_VALUES * 4),
+            bytes: Vec::with_capacity(BLOCK_VALUES * width),
             values: Vec::with_capacity(BLOCK_VALUES),
-        }))
+        }
     }
 
     /// Decodes up to `max` values into `self.values`; `Err` with the values before it when
@@ -159,8 +174,6 @@ pub struct WavSource {
     rate: SampleRate,
     channels: usize,
     select: ChannelSelect,
-    scale: f32,
-    float: bool,
     lenient: bool,
     ended: bool,
     /// An error met after some frames of a chunk, reported on the next read.
@@ -217,26 +230,41 @@ impl WavSource {
                 }
                 Data::Blocks(blocks)
             }
-            Err(reader) => Data::Hound(reader),
+            Err(reader) => Data::Hound {
+                reader,
+                float,
+                scale,
+            },
         };
-        Ok(WavSource {
+        Ok(Self::assemble(
+            path, data, duration, rate, channels, select, lenient,
+        ))
+    }
+
+    /// A source of `data` at its start.
+    fn assemble(
+        path: &Path,
+        data: Data,
+        duration: u64,
+        rate: SampleRate,
+        channels: usize,
+        select: ChannelSelect,
+        lenient: bool,
+    ) -> Self {
+        WavSource {
             path: path.to_path_buf(),
             data,
             duration,
             rate,
             channels,
             select,
-            scale,
-            float,
             lenient,
             ended: false,
             deferred: None,
             frames_read: 0,
-        })
+        }
     }
-}
 
-impl WavSource {
     /// An RF64 file (EBU Tech 3306: WAV with 64-bit sizes in a `ds64` chunk, for files over
     /// 4 GB), which hound does not parse: its header is read here, its samples by [`Blocks`].
     /// `reader` stands just after the `RF64` tag.
@@ -316,28 +344,16 @@ impl WavSource {
             ))),
         };
         let frames = data_len / align as u64;
-        Ok(WavSource {
-            path: path.to_path_buf(),
-            data: Data::Blocks(Blocks {
-                reader,
-                float,
-                width,
-                unfinalised: false,
-                remaining: frames * channels as u64,
-                bytes: Vec::with_capacity(BLOCK_VALUES * 4),
-                values: Vec::with_capacity(BLOCK_VALUES),
-            }),
-            duration: frames,
+        let blocks = Blocks::over(reader, float, width, frames * channels as u64, false);
+        Ok(Self::assemble(
+            path,
+            Data::Blocks(blocks),
+            frames,
             rate,
             channels,
             select,
-            scale: 1.0,
-            float,
             lenient,
-            ended: false,
-            deferred: None,
-            frames_read: 0,
-        })
+        ))
     }
 }
 
@@ -410,7 +426,12 @@ impl WavSource {
             self.frames_read += frames as u64;
             return Ok(frames);
         }
-        let Data::Hound(reader) = &mut self.data else {
+        let Data::Hound {
+            reader,
+            float,
+            scale,
+        } = &mut self.data
+        else {
             unreachable!("the blocks returned above")
         };
         let mut frame_sum = 0.0f32;
@@ -446,14 +467,14 @@ impl WavSource {
                 in_frame = 0;
             }
         };
-        if self.float {
+        if *float {
             for s in reader.samples::<f32>().take(limit) {
                 let s = s.with_context(|| context(values_read))?;
                 take(s, out);
                 values_read += 1;
             }
         } else {
-            let scale = self.scale;
+            let scale = *scale;
             for s in reader.samples::<i32>().take(limit) {
                 let s = s.with_context(|| context(values_read))?;
                 take(s as f32 * scale, out);
