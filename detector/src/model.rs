@@ -91,7 +91,10 @@ struct StreamShape {
 /// The state a streaming model carries from one step to the next
 /// ([`KwsModel::new_state`], [`KwsModel::step`]), with the tract runner kept between steps.
 pub struct StreamState {
-    values: Vec<Vec<f32>>,
+    /// The state tensors, handed to each run and replaced by its outputs (no copies).
+    values: TVec<TValue>,
+    /// The zero state, for [`reset`](Self::reset).
+    zeros: TVec<TValue>,
     runner: TypedSimpleState,
 }
 
@@ -106,9 +109,7 @@ impl std::fmt::Debug for StreamState {
 impl StreamState {
     /// Back to the state of a stream that has just started.
     pub fn reset(&mut self) {
-        for v in &mut self.values {
-            v.fill(0.0);
-        }
+        self.values.clone_from(&self.zeros);
     }
 }
 
@@ -415,12 +416,15 @@ impl KwsModel {
             .plan
             .spawn()
             .map_err(|e| DetectorError::Run(format!("{e:#}")))?;
+        let zeros: TVec<TValue> = s
+            .states
+            .iter()
+            .map(|shape| Tensor::zero::<f32>(shape).map(TValue::from))
+            .collect::<Result<_, _>>()
+            .map_err(|e| DetectorError::Run(format!("{e:#}")))?;
         Ok(StreamState {
-            values: s
-                .states
-                .iter()
-                .map(|shape| vec![0.0; shape.iter().product()])
-                .collect(),
+            values: zeros.clone(),
+            zeros,
             runner,
         })
     }
@@ -451,14 +455,21 @@ impl KwsModel {
         let run = |e: TractError| DetectorError::Run(format!("{e:#}"));
         let mut inputs: TVec<TValue> =
             tvec!(Tensor::from_shape(&shape, frames).map_err(run)?.into());
-        for (values, shape) in state.values.iter().zip(&s.states) {
-            inputs.push(Tensor::from_shape(shape, values).map_err(run)?.into());
-        }
-        let result = state.runner.run(inputs).map_err(run)?;
+        inputs.extend(state.values.iter().cloned());
+        let mut result = state.runner.run(inputs).map_err(run)?;
         copy_output(&result, 0, out, "probability")?;
-        for (i, values) in state.values.iter_mut().enumerate() {
-            copy_output(&result, i + 1, values, "state")?;
+        for (i, want) in s.states.iter().enumerate() {
+            match result.get(i + 1) {
+                Some(next) if next.shape() == want.as_slice() => {}
+                next => {
+                    return Err(DetectorError::Shape {
+                        expected: format!("next state {i} of shape {want:?}"),
+                        found: next.map_or("none".into(), |n| format!("{:?}", n.shape())),
+                    });
+                }
+            }
         }
+        state.values = result.drain(1..).collect();
         Ok(())
     }
 
