@@ -78,15 +78,22 @@ impl Blocks {
             None => usize::from(spec.bits_per_sample).div_ceil(8),
         };
         // A data chunk of length 0 with bytes after it: a recording whose writer never came
-        // back to fill in the lengths (killed, or still writing). Its samples run to the end.
+        // back to fill in the lengths (killed, or still writing). Its samples run to the end,
+        // unless the RIFF length is the file's: then the file was finished, the data chunk
+        // really is empty and what follows it is other chunks.
         let mut unfinalised = false;
         if data_len == 0 && width > 0 {
             let here = inner.stream_position()?;
             let end = inner.seek(SeekFrom::End(0))?;
+            inner.seek(SeekFrom::Start(4))?;
+            inner.read_exact(&mut len)?;
+            let finished = u64::from(u32::from_le_bytes(len)) + 8 == end;
             inner.seek(SeekFrom::Start(here))?;
             let frame = (width * usize::from(spec.channels)) as u64;
-            values = end.saturating_sub(here) / frame * u64::from(spec.channels);
-            unfinalised = values > 0;
+            if !finished {
+                values = end.saturating_sub(here) / frame * u64::from(spec.channels);
+                unfinalised = values > 0;
+            }
         }
         let fits = usize::from(spec.bits_per_sample) <= width * 8;
         if !fits || !(1..=4).contains(&width) || (float && width != 4) {
@@ -655,6 +662,36 @@ mod tests {
         let source = WavSource::open(&cut, ChannelSelect::All, false).unwrap();
         assert_eq!(source.total_frames(), Some(7_001));
         assert_eq!(read_all(&cut, ChannelSelect::All, 4096), want);
+    }
+
+    #[test]
+    fn an_empty_data_chunk_in_a_finished_file_is_empty() {
+        // RIFF length filled in, data chunk of length 0, then a LIST chunk: no samples (the
+        // LIST chunk's bytes are not audio).
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        bytes.extend(16u32.to_le_bytes());
+        bytes.extend(1u16.to_le_bytes()); // PCM
+        bytes.extend(1u16.to_le_bytes()); // mono
+        bytes.extend(16_000u32.to_le_bytes());
+        bytes.extend(32_000u32.to_le_bytes());
+        bytes.extend(2u16.to_le_bytes());
+        bytes.extend(16u16.to_le_bytes());
+        bytes.extend(b"data\0\0\0\0LIST");
+        bytes.extend(12u32.to_le_bytes());
+        bytes.extend(b"INFOISFT\0\0\0\0");
+        let riff = (bytes.len() - 8) as u32;
+        bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+        let path = dir.path().join("empty.wav");
+        std::fs::write(&path, &bytes).unwrap();
+        let source = WavSource::open(&path, ChannelSelect::All, false).unwrap();
+        assert_eq!(source.total_frames(), Some(0));
+        assert!(read_all(&path, ChannelSelect::All, 4096).is_empty());
+        // The same bytes with the RIFF length never filled in: read as an unfinished recording.
+        bytes[4..8].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        let source = WavSource::open(&path, ChannelSelect::All, false).unwrap();
+        assert_eq!(source.total_frames(), Some(10));
     }
 
     #[test]
