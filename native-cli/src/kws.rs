@@ -195,12 +195,12 @@ pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
 
 /// Telephone speech is sampled at 8 kHz; below that a recording holds too little of a voice
 /// for the keyword models, which are trained on 16 kHz speech, and the events mean little.
-fn warn_if_below_speech(path: &Path, rate: hark_dsp::SampleRate) {
+/// `source` names the file or the capture device.
+pub fn warn_if_below_speech(source: &dyn std::fmt::Display, rate: hark_dsp::SampleRate) {
     if rate.hz() < 8_000 {
         eprintln!(
-            "hark: warning: {}: sampled at {} Hz; speech needs at least 8 kHz, so the keyword \
-             model hears little of a voice in it",
-            path.display(),
+            "hark: warning: {source}: sampled at {} Hz; speech needs at least 8 kHz, so the \
+             keyword model hears little of a voice in it",
             rate.hz()
         );
     }
@@ -222,7 +222,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
     let mut failed = 0;
     for clip in &args.clips {
         let result = read_all(clip, &args.source).and_then(|(samples, rate)| {
-            warn_if_below_speech(clip, rate);
+            warn_if_below_speech(&clip.display(), rate);
             model
                 .classify(&samples, rate)
                 .with_context(|| format!("{}", clip.display()))
@@ -256,7 +256,7 @@ pub fn detect(args: &DetectArgs) -> Result<()> {
         &args.source,
         &args.stream,
     );
-    warn_if_below_speech(&args.stream, source.rate());
+    warn_if_below_speech(&args.stream.display(), source.rate());
     let mut pipeline = detector.pipeline(source.rate())?;
     let print = |e: hark_detector::Event| args.detector.print(&e);
     let mut chunk = Vec::new();

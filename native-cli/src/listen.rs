@@ -191,6 +191,7 @@ fn open(
     select.check(&id, usize::from(channels))?;
     let rate = SampleRate::new(config.sample_rate)
         .with_context(|| format!("{id}: the device reports a rate of 0 Hz"))?;
+    crate::kws::warn_if_below_speech(&id, rate);
     let limit = duration.map_or(u64::MAX, |s| (s * f64::from(rate.hz())).round() as u64);
     let capacity = (u64::from(rate.hz()) * u64::from(ring_ms) / 1000).max(256) as usize;
     let (producer, consumer) = HeapRb::<f32>::new(capacity).split();
