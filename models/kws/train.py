@@ -221,13 +221,13 @@ def fold_blocks(step, net):
 
 
 def step_layout(step, net, frames):
-    """What a step model keeps that the network does not, laid out for tract at no change to
-    the arithmetic: the per-band statistics at the step's shape, `(1, frames, bands)` (a
-    subtraction of equal shapes runs in one fused loop, a broadcast one through a general path:
-    4.6 us of a 61-us step went there), and the head as a 1x1 convolution applied to each new
-    output before the average (it is linear: the mean of its logits is its logits of the mean,
-    the bias added once after), so the last state holds 12 logits per output, not the
-    channels."""
+    """A step model's per-band statistics at the step's shape, `(1, frames, bands)`: in tract a
+    subtraction of equal shapes runs in one fused loop, a broadcast one through a general path
+    (4.6 us of a 61-us step went there). The other half of the step's layout for tract, at no
+    change to the arithmetic either, is its head (`fold_blocks`, `pooled_probabilities`): a 1x1
+    convolution applied to each new output before the average (it is linear: the mean of its
+    logits is its logits of the mean, the bias added once after), so the last state holds 12
+    logits per output, not the channels."""
     step.register_buffer("mean", net.mean.expand(1, frames, -1).contiguous())
     step.register_buffer("inv_std", net.inv_std.expand(1, frames, -1).contiguous())
 
