@@ -115,19 +115,17 @@ impl Detector {
 impl DetectorOptions {
     /// The model, its gate and the detector parameters these options ask for.
     pub fn load(&self) -> Result<Detector> {
-        let model = match &self.model {
-            Some(_) => load_model(self.model.as_deref())?,
-            None if self.gate.is_some() => {
-                KwsModel::bundled().context("the bundled window model")?
-            }
-            None => KwsModel::bundled_stream().context("the bundled streaming model")?,
+        // No --model: streams get the streaming model, a gate's main model is the window one.
+        let model = match (&self.model, &self.gate) {
+            (Some(_), _) => load_model(self.model.as_deref())?,
+            (None, Some(_)) => KwsModel::bundled().context("the bundled window model")?,
+            (None, None) => KwsModel::bundled_stream().context("the bundled streaming model")?,
         };
-        let gate = match &self.gate {
-            Some(p) => {
-                Some(KwsModel::from_path(p).with_context(|| format!("gate {}", p.display()))?)
-            }
-            None => None,
-        };
+        let gate = self
+            .gate
+            .as_deref()
+            .map(|p| KwsModel::from_path(p).with_context(|| format!("gate {}", p.display())))
+            .transpose()?;
         let thresholds = self.threshold.map(|t| {
             model
                 .thresholds()
