@@ -540,6 +540,18 @@ mod tests {
 
     /// The first `limit` values of the file by hound's own iterator, scaled as the reader
     /// scales them.
+    /// A RIFF/WAVE file of a `fmt ` chunk holding `fmt` and then `chunks` (whole chunks,
+    /// headers included), its RIFF length filled in.
+    fn riff(fmt: &[u8], chunks: &[u8]) -> Vec<u8> {
+        let mut file = b"RIFF".to_vec();
+        file.extend(((4 + 8 + fmt.len() + chunks.len()) as u32).to_le_bytes());
+        file.extend(b"WAVEfmt ");
+        file.extend((fmt.len() as u32).to_le_bytes());
+        file.extend(fmt);
+        file.extend(chunks);
+        file
+    }
+
     fn by_hound(path: &Path, limit: usize) -> Vec<f32> {
         let mut r = hound::WavReader::open(path).unwrap();
         let spec = r.spec();
@@ -629,14 +641,10 @@ mod tests {
         fmt.extend(3u32.to_le_bytes());
         fmt.extend(1u32.to_le_bytes()); // PCM sub-format GUID
         fmt.extend([0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
-        let mut file = b"RIFF".to_vec();
-        file.extend((4 + 8 + fmt.len() as u32 + 8 + padded.len() as u32).to_le_bytes());
-        file.extend(b"WAVEfmt ");
-        file.extend((fmt.len() as u32).to_le_bytes());
-        file.extend(&fmt);
-        file.extend(b"data");
-        file.extend((padded.len() as u32).to_le_bytes());
-        file.extend(&padded);
+        let mut data = b"data".to_vec();
+        data.extend((padded.len() as u32).to_le_bytes());
+        data.extend(&padded);
+        let file = riff(&fmt, &data);
         let wide = dir.path().join("i24in32.wav");
         std::fs::write(&wide, file).unwrap();
         let source = WavSource::open(&wide, ChannelSelect::All, false).unwrap();
@@ -669,19 +677,17 @@ mod tests {
         // RIFF length filled in, data chunk of length 0, then a LIST chunk: no samples (the
         // LIST chunk's bytes are not audio).
         let dir = tempfile::tempdir().unwrap();
-        let mut bytes = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
-        bytes.extend(16u32.to_le_bytes());
-        bytes.extend(1u16.to_le_bytes()); // PCM
-        bytes.extend(1u16.to_le_bytes()); // mono
-        bytes.extend(16_000u32.to_le_bytes());
-        bytes.extend(32_000u32.to_le_bytes());
-        bytes.extend(2u16.to_le_bytes());
-        bytes.extend(16u16.to_le_bytes());
-        bytes.extend(b"data\0\0\0\0LIST");
-        bytes.extend(12u32.to_le_bytes());
-        bytes.extend(b"INFOISFT\0\0\0\0");
-        let riff = (bytes.len() - 8) as u32;
-        bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+        let mut fmt = Vec::new();
+        fmt.extend(1u16.to_le_bytes()); // PCM
+        fmt.extend(1u16.to_le_bytes()); // mono
+        fmt.extend(16_000u32.to_le_bytes());
+        fmt.extend(32_000u32.to_le_bytes());
+        fmt.extend(2u16.to_le_bytes());
+        fmt.extend(16u16.to_le_bytes());
+        let mut chunks = b"data\0\0\0\0LIST".to_vec();
+        chunks.extend(12u32.to_le_bytes());
+        chunks.extend(b"INFOISFT\0\0\0\0");
+        let mut bytes = riff(&fmt, &chunks);
         let path = dir.path().join("empty.wav");
         std::fs::write(&path, &bytes).unwrap();
         let source = WavSource::open(&path, ChannelSelect::All, false).unwrap();
