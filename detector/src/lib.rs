@@ -60,7 +60,7 @@ pub use error::DetectorError;
 pub use hark_dsp as dsp;
 pub use kws::{
     Classification, DEFAULT_SMOOTHING_FRAMES, DENSE_FROM, DetectorParams, Event, GATE_FROM,
-    Pipeline,
+    Pipeline, REARM,
 };
 pub use model::{
     BUNDLED_KWS, BUNDLED_KWS_STREAM, KwsModel, MAX_MODEL_BYTES, StreamState, keys, model_kind,

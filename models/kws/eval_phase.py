@@ -55,7 +55,7 @@ def main():
         for name, args in variants:
             extra = args.split()
             base, cpu = detect(wav, extra)
-            found, per_hour, latencies, _, _ = es.score(base, truth, seconds / 3600)
+            found, per_hour, latencies, *_ = es.score(base, truth, seconds / 3600)
             diffs = []
             for k in offsets:
                 events, _ = detect(pathlib.Path(tmp) / f"later{k}.wav", extra)

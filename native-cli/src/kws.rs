@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use hark_detector::{DENSE_FROM, DetectorParams, GATE_FROM, KwsModel, Pipeline};
+use hark_detector::{DENSE_FROM, DetectorParams, GATE_FROM, KwsModel, Pipeline, REARM};
 use serde_json::json;
 
 use crate::input::{self, InputArgs, Reader};
@@ -75,6 +75,10 @@ pub struct DetectorOptions {
     /// After an event, no other event for this many seconds.
     #[arg(long, default_value_t = DetectorParams::default().refractory, value_parser = refractory)]
     refractory: f64,
+    /// After a keyword's event, it fires again only once its score has fallen below this
+    /// share of its threshold (1: below the threshold).
+    #[arg(long, default_value_t = REARM, value_parser = threshold)]
+    rearm: f32,
     /// A streaming model (such as models/kws/kws12_stream.onnx) in front of the window
     /// model: the window model then runs only while the gate's score of some keyword is at
     /// least `--gate-from` of its threshold (and `--gate-hold-ms` after), or its own scores
@@ -143,6 +147,7 @@ impl DetectorOptions {
                 .smoothing_ms
                 .map(|ms| (f64::from(ms) / hop_ms).round().max(1.0) as usize),
             refractory: self.refractory,
+            rearm: self.rearm,
             thresholds,
             gate_from: self.gate_from,
             gate_hold_frames: self.gate_hold_ms.map_or(default.gate_hold_frames, |ms| {

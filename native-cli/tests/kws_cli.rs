@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{data_dir, hark, json_lines};
+use common::{data_dir, hark, hark_stdin, json_lines};
 
 #[test]
 fn classify_prints_one_json_line_per_clip() {
@@ -188,6 +188,40 @@ fn detector_options_reach_the_pipeline() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("0 to 3600 seconds"));
     }
+    for bad in ["--rearm=0", "--rearm=1.5"] {
+        let out = hark(&["detect", sample, "--json", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a number in (0, 1]"));
+    }
+}
+
+#[test]
+fn rearm_reaches_the_pipeline() {
+    // One speaker says "yes" twice, 0.5 s apart, as raw PCM on stdin. Between the words the
+    // streaming model's score falls below the threshold but not below half of it: the
+    // default (re-arm below the threshold) reports both, `--rearm 0.5` the first only.
+    let base = data_dir().join("speech_commands_v0.02_dev/yes");
+    let mut pcm = Vec::new();
+    let gap = [0u8; 16_000]; // 0.5 s of 16-bit silence
+    pcm.extend_from_slice(&gap);
+    for name in ["af7a8296_nohash_0.wav", "af7a8296_nohash_1.wav"] {
+        let mut reader = hound::WavReader::open(base.join(name)).expect("clip");
+        for s in reader.samples::<i16>() {
+            pcm.extend_from_slice(&s.expect("sample").to_le_bytes());
+        }
+        pcm.extend_from_slice(&gap);
+    }
+    let args = [
+        "detect", "-", "--format", "s16le", "--rate", "16000", "--json",
+    ];
+    let count = |extra: &[&str]| {
+        let args: Vec<&str> = args.iter().chain(extra).copied().collect();
+        let lines = json_lines(&hark_stdin(&args, &pcm));
+        assert!(lines.iter().all(|l| l["keyword"] == "yes"), "{lines:?}");
+        lines.len()
+    };
+    assert_eq!(count(&[]), 2);
+    assert_eq!(count(&["--rearm", "0.5"]), 1);
 }
 
 #[test]

@@ -135,6 +135,38 @@ fn bundled_sample_yields_its_six_keywords_in_order() {
 }
 
 #[test]
+fn a_word_said_twice_fires_twice() {
+    // One speaker saying a keyword twice, 0.5 s of silence around and between the clips. The
+    // streaming model's score averages the last 0.96 s: between the two words it falls
+    // below the threshold but not below half of it, which is where a keyword used to re-arm
+    // (the second word was then lost; `DetectorParams::rearm`).
+    let base = data_dir().join("speech_commands_v0.02_dev");
+    for (word, first, second) in [
+        ("yes", "af7a8296_nohash_0", "af7a8296_nohash_1"),
+        ("stop", "d0faf7e4_nohash_2", "d0faf7e4_nohash_3"),
+    ] {
+        let mut stream = vec![0.0f32; 8000];
+        let mut clips = Vec::new();
+        for name in [first, second] {
+            let clip = read_wav(&base.join(word).join(format!("{name}.wav"))).expect("clip");
+            assert_eq!(clip.rate, 16_000);
+            let start = stream.len() as f64 / 16_000.0;
+            stream.extend_from_slice(&clip.samples);
+            clips.push((start, stream.len() as f64 / 16_000.0));
+            stream.extend(std::iter::repeat_n(0.0, 8000));
+        }
+        for (name, model) in bundled_models() {
+            let events = detect_by(model, &stream, 16_000, DetectorParams::default());
+            assert_eq!(events.len(), 2, "{name}, {word}: {events:?}");
+            for (e, (start, end)) in events.iter().zip(&clips) {
+                assert_eq!(e.keyword, word, "{name}: {events:?}");
+                assert!(e.end > *start && e.end <= end + 0.5, "{name}: {events:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn where_the_stream_starts_does_not_move_the_events() {
     // The sample started 1 to 7 frames (10 to 70 ms) later, as a capture that starts
     // anywhere in a recording, or loses a buffer, does. Near a threshold the model runs on
@@ -213,8 +245,11 @@ fn streams_of_validation_speech() {
                 false_events += in_clip.len();
             } else {
                 keywords += 1;
-                found += usize::from(in_clip.iter().any(|e| e.keyword == *label));
-                false_events += in_clip.iter().filter(|e| e.keyword != *label).count();
+                // One event of the clip's keyword is a find; another keyword, or the same
+                // one again, is a false event.
+                let hits = in_clip.iter().filter(|e| e.keyword == *label).count();
+                found += usize::from(hits > 0);
+                false_events += in_clip.len() - hits.min(1);
             }
         }
         let hours = stream.len() as f64 / 16_000.0 / 3600.0;
