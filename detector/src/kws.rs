@@ -163,7 +163,7 @@ pub struct DetectorParams {
 /// below its threshold. Half the threshold (before December 2026) lost keywords said twice
 /// in a row: between two words 1.5 s apart the streaming model's score, an average of the
 /// last 0.96 s, dips below the threshold but not below half of it. On the validation stream
-/// (model card) re-arming below the threshold found 0.2 to 2.6 % more of the keywords, for
+/// (model card) re-arming below the threshold found 0.2 to 2.6 points more of the keywords, for
 /// the same false events but for one repeat in one of four models.
 pub const REARM: f32 = 1.0;
 

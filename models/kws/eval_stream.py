@@ -14,7 +14,7 @@ the figure to compare models by, since one threshold puts two models at differen
 their trade-off.
 
 Usage: python models/kws/eval_stream.py [--model M] [--thresholds 0.5,0.6,...] [--stride 4]
-       [--detect-args '--smoothing-ms 80 --refractory 1'] [--hark path/to/hark]
+       [--detect-args '--smoothing-ms 80 --refractory 1'] [--hark path/to/hark] [--shuffle SEED]
 """
 
 import argparse
@@ -43,11 +43,14 @@ def speech_end(pcm):
     return (loud[-1] + 1) * 160 if len(loud) else len(pcm)
 
 
-def build(path):
+def build(path, shuffle=None):
+    """Writes the stream to `path`; returns its truth and length in seconds. The clips come in
+    manifest order (by label, so a keyword often follows itself), or with `shuffle` a seed, in
+    an order shuffled with it."""
     speakers = {l.strip() for l in open(ROOT / "models/kws/validation_speakers.txt") if l.strip() and not l.startswith("#")}
     base = DATA / "speech_commands_v0.02_dev"
     gap = np.zeros(8000, dtype=np.int16)
-    parts, truth, t, silence_index = [gap], [], len(gap), 0
+    parts, truth, t, silence_index, rows = [gap], [], len(gap), 0, []
     with open(base / "MANIFEST.tsv") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             if row["label"] == "_silence_":
@@ -56,11 +59,15 @@ def build(path):
                     continue
             elif row["speaker_id"] not in speakers:
                 continue
-            pcm, sr = sf.read(base / row["path"], dtype="int16")
-            assert sr == 16000
-            truth.append((row["label"], t / 16000, (t + len(pcm)) / 16000, (t + speech_end(pcm)) / 16000))
-            parts += [pcm, gap]
-            t += len(pcm) + len(gap)
+            rows.append(row)
+    if shuffle is not None:
+        np.random.default_rng(shuffle).shuffle(rows)
+    for row in rows:
+        pcm, sr = sf.read(base / row["path"], dtype="int16")
+        assert sr == 16000
+        truth.append((row["label"], t / 16000, (t + len(pcm)) / 16000, (t + speech_end(pcm)) / 16000))
+        parts += [pcm, gap]
+        t += len(pcm) + len(gap)
     sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
     return truth, t / 16000
 
@@ -93,10 +100,11 @@ def main():
     parser.add_argument("--stride", default="8")
     parser.add_argument("--detect-args", default="", help="more `hark detect` options, e.g. '--smoothing-ms 80'")
     parser.add_argument("--hark", default=str(HARK), help="the hark binary (default: $HARK_BIN, else the release build)")
+    parser.add_argument("--shuffle", type=int, help="the clips in an order shuffled with this seed (default: manifest order)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wav = pathlib.Path(tmp) / "stream.wav"
-        truth, seconds = build(wav)
+        truth, seconds = build(wav, args.shuffle)
         hours = seconds / 3600
         print(f"{sum(1 for t in truth if not t[0].startswith('_'))} keywords, "
               f"{sum(1 for t in truth if t[0].startswith('_'))} non-keyword clips, {seconds / 60:.1f} min")
