@@ -459,7 +459,7 @@ def main():
     parser.add_argument("--work", default=str(ROOT.parent / "kws-work"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--arch", choices=["window", "stream", "hybrid", "stream-hybrid"], default="window",
+    parser.add_argument("--arch", choices=["window", "stream", "hybrid", "stream-hybrid"], default="hybrid",
                         help="hybrid: kws12.onnx since December 2026, 2-D convolutions over time and bands "
                         "before 1-D ones over time; window: the DS-TCN, kws12.onnx before; stream: the causal "
                         "streaming variant of the DS-TCN; stream-hybrid: the causal streaming variant of the hybrid (model card)")
