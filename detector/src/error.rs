@@ -67,6 +67,17 @@ pub enum DetectorError {
     /// A streaming call on a window model.
     #[error("the model is a window model (hark.kind = kws), not a streaming one")]
     NotStreaming,
+    /// A stream detector parameter out of its range ([`DetectorParams`](crate::DetectorParams),
+    /// [`Pipeline::set_threshold`](crate::Pipeline::set_threshold)).
+    #[error("{name} is {value}, outside {range}")]
+    Param {
+        /// The parameter.
+        name: String,
+        /// The value given.
+        value: f64,
+        /// Where it must lie.
+        range: &'static str,
+    },
     /// A gate ([`Pipeline::with_gate`](crate::Pipeline::with_gate)) that does not fit the
     /// window model.
     #[error("{0}")]

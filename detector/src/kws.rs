@@ -159,6 +159,54 @@ pub struct DetectorParams {
     pub gate_hold_frames: usize,
 }
 
+impl DetectorParams {
+    /// Checks that every value lies in its range (a NaN or a negative time would otherwise
+    /// silently stop or flood the events): `refractory` finite and at least 0, `rearm` in
+    /// (0, 1], `dense_from` and `gate_from` finite and at least 0, thresholds in 0..=1.
+    /// [`Pipeline::new`] calls it.
+    pub fn validate(&self) -> Result<(), DetectorError> {
+        let check = |name: &str, value: f64, ok: bool, range: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(DetectorError::Param {
+                    name: name.to_string(),
+                    value,
+                    range,
+                })
+            }
+        };
+        let r = self.refractory;
+        check("refractory", r, r.is_finite() && r >= 0.0, "0.. seconds")?;
+        let a = self.rearm;
+        check("rearm", a.into(), a > 0.0 && a <= 1.0, "(0, 1]")?;
+        if let Some(d) = self.dense_from {
+            check("dense_from", d.into(), d.is_finite() && d >= 0.0, "0..")?;
+        }
+        let g = self.gate_from;
+        check("gate_from", g.into(), g.is_finite() && g >= 0.0, "0..")?;
+        for (k, t) in self.thresholds.iter().flatten().enumerate() {
+            if let Some(t) = *t {
+                check_threshold(&format!("threshold {k}"), t)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A keyword threshold lies in 0..=1 (a probability).
+fn check_threshold(name: &str, t: f32) -> Result<(), DetectorError> {
+    if (0.0..=1.0).contains(&t) {
+        Ok(())
+    } else {
+        Err(DetectorError::Param {
+            name: name.to_string(),
+            value: t.into(),
+            range: "0..=1",
+        })
+    }
+}
+
 /// The default [`DetectorParams::rearm`]: a keyword fires again once its score has fallen
 /// below its threshold. Half the threshold (before December 2026) lost keywords said twice
 /// in a row: between two words 1.5 s apart the streaming model's score, an average of the
@@ -255,6 +303,7 @@ impl Pipeline {
         input_rate: SampleRate,
         params: DetectorParams,
     ) -> Result<Self, DetectorError> {
+        params.validate()?;
         let config = model.feature_config().clone();
         let frontend = Frontend::new(input_rate, config.clone())?;
         model.check_features(frontend.extractor().config())?;
@@ -391,13 +440,16 @@ impl Pipeline {
         &self.core.smoothed
     }
 
-    /// Sets one label's threshold (`None`: never report it).
+    /// Sets one label's threshold, in 0..=1 (`None`: never report it).
     pub fn set_threshold(
         &mut self,
         label: &str,
         threshold: Option<f32>,
     ) -> Result<(), DetectorError> {
         let index = self.core.model.label_index(label)?;
+        if let Some(t) = threshold {
+            check_threshold(&format!("threshold of {label:?}"), t)?;
+        }
         self.core.thresholds[index] = threshold;
         Ok(())
     }

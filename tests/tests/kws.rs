@@ -167,6 +167,89 @@ fn a_word_said_twice_fires_twice() {
 }
 
 #[test]
+fn bad_detector_parameters_are_clear_errors() {
+    let model = KwsModel::bundled_stream().expect("model");
+    let rate = SampleRate::new(16_000).expect("rate");
+    let ok = DetectorParams::default();
+    let bad = [
+        (
+            "rearm",
+            DetectorParams {
+                rearm: f32::NAN,
+                ..ok.clone()
+            },
+        ),
+        (
+            "rearm",
+            DetectorParams {
+                rearm: 0.0,
+                ..ok.clone()
+            },
+        ),
+        (
+            "rearm",
+            DetectorParams {
+                rearm: 1.5,
+                ..ok.clone()
+            },
+        ),
+        (
+            "refractory",
+            DetectorParams {
+                refractory: -1.0,
+                ..ok.clone()
+            },
+        ),
+        (
+            "refractory",
+            DetectorParams {
+                refractory: f64::INFINITY,
+                ..ok.clone()
+            },
+        ),
+        (
+            "dense_from",
+            DetectorParams {
+                dense_from: Some(f32::NAN),
+                ..ok.clone()
+            },
+        ),
+        (
+            "gate_from",
+            DetectorParams {
+                gate_from: -0.5,
+                ..ok.clone()
+            },
+        ),
+        (
+            "threshold 3",
+            DetectorParams {
+                thresholds: Some(
+                    (0..12)
+                        .map(|k| (k < 10).then_some(if k == 3 { 1.5 } else { 0.5 }))
+                        .collect(),
+                ),
+                ..ok.clone()
+            },
+        ),
+    ];
+    for (name, params) in bad {
+        let err = Pipeline::new(model.clone(), rate, params).expect_err(name);
+        assert!(err.to_string().starts_with(name), "{name}: {err}");
+    }
+    let mut pipeline = Pipeline::new(model, rate, ok).expect("defaults are valid");
+    for t in [f32::NAN, -0.1, 1.01] {
+        let err = pipeline
+            .set_threshold("yes", Some(t))
+            .expect_err("out of range");
+        assert!(err.to_string().contains("threshold of \"yes\""), "{err}");
+    }
+    for t in [Some(0.0), Some(1.0), None] {
+        pipeline.set_threshold("yes", t).expect("in range");
+    }
+}
+
+#[test]
 fn where_the_stream_starts_does_not_move_the_events() {
     // The sample started 1 to 7 frames (10 to 70 ms) later, as a capture that starts
     // anywhere in a recording, or loses a buffer, does. Near a threshold the model runs on

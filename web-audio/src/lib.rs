@@ -244,15 +244,8 @@ impl Spotter {
             .collect()
     }
 
-    /// Sets one label's threshold; `undefined` never reports it.
+    /// Sets one label's threshold, in 0..=1; `undefined` never reports it.
     pub fn set_threshold(&mut self, label: &str, threshold: Option<f32>) -> Result<(), JsError> {
-        if let Some(t) = threshold
-            && !(0.0..=1.0).contains(&t)
-        {
-            return Err(JsError::new(&format!(
-                "threshold {t} for {label:?} is outside 0..1"
-            )));
-        }
         Ok(self.pipeline.set_threshold(label, threshold)?)
     }
 

@@ -65,7 +65,7 @@ test('bad input is a clear error', () => {
   assert.throws(() => new FeatureStream(0, spotter.feature_config(), 128), /sample rate must be positive/);
   assert.throws(() => spotter.push_features(new Float32Array(41)), /multiple of 40/);
   assert.throws(() => spotter.set_threshold('maybe', 0.5), /maybe/);
-  assert.throws(() => spotter.set_threshold('yes', 1.5), /outside 0..1/);
+  assert.throws(() => spotter.set_threshold('yes', 1.5), /threshold of "yes" is 1.5, outside 0..=1/);
   const fs = new FeatureStream(48000, spotter.feature_config(), 128);
   const mem = new Float32Array(wasm.memory.buffer);
   mem.fill(0, fs.input_ptr() / 4, fs.input_ptr() / 4 + 128);
