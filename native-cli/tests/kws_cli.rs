@@ -197,7 +197,10 @@ fn detector_options_reach_the_pipeline() {
     let out = hark(&["detect", sample, "--json", "--dense-from=nan"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("dense_from is NaN, outside 0.."), "{stderr}");
+    assert!(
+        stderr.contains("dense_from is NaN, outside 0.."),
+        "{stderr}"
+    );
 }
 
 #[test]
