@@ -165,17 +165,6 @@ impl DetectorParams {
     /// (0, 1], `dense_from` and `gate_from` finite and at least 0, thresholds in 0..=1.
     /// [`Pipeline::new`] calls it.
     pub fn validate(&self) -> Result<(), DetectorError> {
-        let check = |name: &str, value: f64, ok: bool, range: &'static str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(DetectorError::Param {
-                    name: name.to_string(),
-                    value,
-                    range,
-                })
-            }
-        };
         let r = self.refractory;
         check("refractory", r, r.is_finite() && r >= 0.0, "0.. seconds")?;
         let a = self.rearm;
@@ -194,17 +183,22 @@ impl DetectorParams {
     }
 }
 
-/// A keyword threshold lies in 0..=1 (a probability).
-fn check_threshold(name: &str, t: f32) -> Result<(), DetectorError> {
-    if (0.0..=1.0).contains(&t) {
+/// `Ok` if `ok`, else a [`DetectorError::Param`] naming the parameter and its range.
+fn check(name: &str, value: f64, ok: bool, range: &'static str) -> Result<(), DetectorError> {
+    if ok {
         Ok(())
     } else {
         Err(DetectorError::Param {
             name: name.to_string(),
-            value: t.into(),
-            range: "0..=1",
+            value,
+            range,
         })
     }
+}
+
+/// A keyword threshold lies in 0..=1 (a probability).
+fn check_threshold(name: &str, t: f32) -> Result<(), DetectorError> {
+    check(name, t.into(), (0.0..=1.0).contains(&t), "0..=1")
 }
 
 /// The default [`DetectorParams::rearm`]: a keyword fires again once its score has fallen
