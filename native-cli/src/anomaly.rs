@@ -87,8 +87,11 @@ pub struct FitArgs {
 /// Arguments of `hark score`.
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
-    /// A recording or sensor series: WAV, FLAC, CSV, raw PCM (`--format`), or `-` for stdin.
-    input: PathBuf,
+    /// Recordings or sensor series: WAV, FLAC, CSV, raw PCM (`--format`), `-` for stdin, or
+    /// folders (every .wav, .flac and .csv inside). With several, each line names its file,
+    /// and a file that fails is reported and the others are still scored.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
     /// An anomaly model from `hark fit` (or exported with the same metadata).
     #[arg(long)]
     model: PathBuf,
@@ -99,8 +102,13 @@ pub struct ScoreArgs {
     #[arg(long)]
     json: bool,
     /// Print only the events, not every frame's score.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "summary")]
     events_only: bool,
+    /// One line per input instead: its anomaly score (the mean of its windows' scores, as the
+    /// DCASE baseline ranks clips), the highest smoothed score, the windows scored and the
+    /// events; with --json {"file", "score", "peak", "windows", "events"}.
+    #[arg(long)]
+    summary: bool,
     /// Threshold of the smoothed score instead of the model's calibrated one.
     #[arg(long)]
     threshold: Option<f32>,
@@ -314,19 +322,42 @@ fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f
 pub fn score(args: &ScoreArgs) -> Result<()> {
     let model = AnomalyModel::from_path(&args.model)
         .with_context(|| format!("model {}", args.model.display()))?;
+    let inputs = collect_files(&args.inputs)?;
+    if inputs.len() == 1 {
+        return score_one(&inputs[0], &model, args, None);
+    }
+    let mut failed = 0;
+    for path in &inputs {
+        if let Err(e) = score_one(path, &model, args, Some(path.display().to_string())) {
+            failed += 1;
+            eprintln!("hark: error: {e:#}");
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} inputs could not be scored", inputs.len());
+    }
+    Ok(())
+}
+
+/// Scores one input and prints its lines (or its summary), each with `file` when given.
+fn score_one(
+    path: &Path,
+    model: &AnomalyModel,
+    args: &ScoreArgs,
+    file: Option<String>,
+) -> Result<()> {
     let mut source_args = args.source.clone();
     let values = *model.input() == AnomalyInput::Values;
     let csv = source_args.format == Format::Csv
         || (source_args.format == Format::Auto
-            && args
-                .input
+            && path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("csv")));
     if csv && !values {
         bail!(
             "{}: CSV rows need a model fitted with --preset metric; this one reads spectrogram \
              features of audio or vibration",
-            args.input.display()
+            path.display()
         );
     }
     if values && source_args.rate.is_none() {
@@ -341,40 +372,42 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
                  a model of one channel with --channel or --mix"
             );
         }
-        let opened = input::open_as(&args.input, &source_args, ChannelSelect::All)?;
+        let opened = input::open_as(path, &source_args, ChannelSelect::All)?;
         if opened.channels() != channels {
             bail!(
                 "{}: {} channel(s), but the model reads {channels} side by side (it was fitted \
                  on a {channels}-channel recording)",
-                args.input.display(),
+                path.display(),
                 opened.channels()
             );
         }
         opened
     } else {
-        input::open(&args.input, &source_args)?
+        input::open(path, &source_args)?
     };
-    let mut source = Reader::new(opened, &source_args, &args.input);
-    let mut scorer = AnomalyScorer::new(model, source.rate())?;
+    let mut source = Reader::new(opened, &source_args, path);
+    let mut scorer = AnomalyScorer::new(model.clone(), source.rate())?;
     if let Some(t) = args.threshold {
         scorer.set_threshold(t)?;
     }
     let mut printer = Printer {
         json: args.json,
         events_only: args.events_only,
+        summary: args.summary.then(Summary::default),
+        file,
+        windows: 0,
         stamps: VecDeque::new(),
         first: 0,
     };
     let mut chunk = Vec::new();
     let mut fresh = Vec::new();
     let mut offset = 0u64;
-    let name = args.input.display();
+    let name = path.display();
     // A file is read in larger chunks than a live stream (stdin, a named pipe, a device),
     // whose scores should not wait: the scorer runs the model on up to 32 windows at a time
     // and on what is pending at the end of each push, and tract's fixed cost per run is about
     // that of five windows.
-    let regular_file =
-        args.input != Path::new("-") && std::fs::metadata(&args.input).is_ok_and(|m| m.is_file());
+    let regular_file = path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file());
     let chunk_len = if regular_file { 1 << 15 } else { 4096 };
     loop {
         let n = source.next(chunk_len, &mut chunk)?;
@@ -394,13 +427,62 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
         printer.forget_before(keep_from);
     }
     scorer.finish(|o| printer.print(&o))?;
+    if printer.windows == 0 {
+        let short = if values {
+            format!(
+                "{offset} rows, fewer than one window of the model ({} rows)",
+                model.context_frames()
+            )
+        } else {
+            format!(
+                "{:.3} s, shorter than one window of the model ({} frames of features)",
+                offset as f64 / f64::from(source.rate().hz()),
+                model.context_frames()
+            )
+        };
+        if printer.summary.is_some() {
+            bail!("{name}: too short to score: {short}");
+        }
+        eprintln!("hark: warning: {name}: nothing scored: {short}");
+    }
+    if let Some(summary) = &printer.summary {
+        let score = summary.sum / printer.windows as f64;
+        if args.json {
+            out!(
+                "{}",
+                json!({"file": name.to_string(), "score": score, "peak": summary.peak,
+                       "windows": printer.windows, "events": summary.events})
+            );
+        } else {
+            out!(
+                "{name}\tscore {score:.4}\tpeak {:.4}\t{} windows\t{} events",
+                summary.peak,
+                printer.windows,
+                summary.events
+            );
+        }
+    }
     Ok(())
+}
+
+/// What `--summary` keeps of an input's scores.
+#[derive(Debug, Default)]
+struct Summary {
+    sum: f64,
+    peak: f32,
+    events: u64,
 }
 
 /// Prints scores and events; maps row indices to CSV timestamps when the input has them.
 struct Printer {
     json: bool,
     events_only: bool,
+    /// With `--summary`: nothing is printed per frame, this adds it up.
+    summary: Option<Summary>,
+    /// The input's name, on every line when several are scored.
+    file: Option<String>,
+    /// Windows scored so far.
+    windows: u64,
     /// Timestamps of rows `first..`.
     stamps: VecDeque<Option<String>>,
     first: u64,
@@ -425,39 +507,66 @@ impl Printer {
         }
     }
 
-    fn print(&self, output: &AnomalyOutput) {
+    /// One JSON line, with `file` when several inputs are scored.
+    fn json_line(&self, mut line: serde_json::Value) {
+        if let (Some(file), Some(map)) = (&self.file, line.as_object_mut()) {
+            map.insert("file".into(), json!(file));
+        }
+        out!("{line}");
+    }
+
+    /// One text line, after the input's name when several are scored.
+    fn text_line(&self, line: &str) {
+        match &self.file {
+            Some(file) => out!("{file}\t{line}"),
+            None => out!("{line}"),
+        }
+    }
+
+    fn print(&mut self, output: &AnomalyOutput) {
+        if matches!(output, AnomalyOutput::Score(_)) {
+            self.windows += 1;
+        }
+        if let Some(summary) = self.summary.as_mut() {
+            match output {
+                AnomalyOutput::Score(s) => {
+                    summary.sum += f64::from(s.score);
+                    summary.peak = summary.peak.max(s.smoothed);
+                }
+                AnomalyOutput::Event(_) => summary.events += 1,
+            }
+            return;
+        }
         match output {
             AnomalyOutput::Score(s) if !self.events_only => {
                 if self.json {
-                    out!(
-                        "{}",
-                        json!({"t": self.time(s.index, s.time), "score": s.score, "smoothed": s.smoothed})
+                    self.json_line(
+                        json!({"t": self.time(s.index, s.time), "score": s.score, "smoothed": s.smoothed}),
                     );
                 } else {
                     let t = self
                         .stamp(s.index)
                         .map_or_else(|| format!("{:.3}", s.time), str::to_string);
-                    out!("{t}\t{:.4}\t{:.4}", s.score, s.smoothed);
+                    self.text_line(&format!("{t}\t{:.4}\t{:.4}", s.score, s.smoothed));
                 }
             }
             AnomalyOutput::Score(_) => {}
             AnomalyOutput::Event(e) => {
                 if self.json {
-                    out!(
-                        "{}",
-                        json!({"event": "anomaly", "start": self.time(e.start_index, e.start), "end": self.time(e.end_index, e.end), "peak": e.peak})
+                    self.json_line(
+                        json!({"event": "anomaly", "start": self.time(e.start_index, e.start), "end": self.time(e.end_index, e.end), "peak": e.peak}),
                     );
                 } else {
                     let at = |i: u64, t: f64| {
                         self.stamp(i)
                             .map_or_else(|| format!("{t:.3} s"), str::to_string)
                     };
-                    out!(
+                    self.text_line(&format!(
                         "anomaly from {} to {}, peak {:.4}",
                         at(e.start_index, e.start),
                         at(e.end_index, e.end),
                         e.peak
-                    );
+                    ));
                 }
             }
         }
@@ -475,6 +584,9 @@ mod tests {
         let mut p = Printer {
             json: true,
             events_only: false,
+            summary: None,
+            file: None,
+            windows: 0,
             stamps: ["a", "b", "c"].map(|s| Some(s.to_string())).into(),
             first: 0,
         };

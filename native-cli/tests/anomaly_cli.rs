@@ -701,3 +701,124 @@ fn a_named_pipe_is_scored_as_it_arrives() {
     assert!(first.contains("\"score\""), "{first}");
     assert!(status.success());
 }
+
+/// `--summary` over a folder of clips, as a machine's test set is scored (the DCASE way):
+/// one line per clip whose score ranks every faulty clip above every normal one; a broken
+/// file among them is reported and the others are still scored.
+#[test]
+fn a_folder_of_clips_is_summarised_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.wav");
+    write_wav(&normal, 16_000, 1, 16, &machine(16_000, 60.0, 1, &[])).unwrap();
+    let model = dir.path().join("m.onnx");
+    let out = fit(&normal, &model, "audio");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clips = dir.path().join("test");
+    std::fs::create_dir(&clips).unwrap();
+    let whole = |fault| {
+        [Episode {
+            fault,
+            start: 0.0,
+            end: 10.0,
+        }]
+    };
+    let cases = [
+        ("normal_a", vec![]),
+        ("normal_b", vec![]),
+        ("normal_c", vec![]),
+        ("bearing", whole(Fault::Bearing).to_vec()),
+        ("speed", whole(Fault::Speed(1.06)).to_vec()),
+        ("imbalance", whole(Fault::Imbalance(1.5)).to_vec()),
+    ];
+    for (seed, (name, episodes)) in cases.iter().enumerate() {
+        let samples = machine(16_000, 10.0, 10 + seed as u64, episodes);
+        write_wav(&clips.join(format!("{name}.wav")), 16_000, 1, 16, &samples).unwrap();
+    }
+    let broken = dir.path().join("broken.wav");
+    std::fs::write(&broken, b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
+
+    let out = hark(&[
+        "score",
+        path(&clips),
+        path(&broken),
+        "--model",
+        path(&model),
+        "--summary",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("broken.wav") && err.contains("1 of 7 inputs could not be scored"),
+        "{err}"
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), cases.len(), "one line per clip: {lines:?}");
+    let score = |name: &str| {
+        let line = lines
+            .iter()
+            .find(|l| {
+                l["file"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("{name}.wav"))
+            })
+            .unwrap_or_else(|| panic!("{name} in {lines:?}"));
+        // 10 s of 32-ms hops, less the 4 frames before the first whole window.
+        assert!(
+            (300..=315).contains(&line["windows"].as_u64().unwrap()),
+            "{line}"
+        );
+        line["score"].as_f64().unwrap()
+    };
+    let highest_normal = ["normal_a", "normal_b", "normal_c"]
+        .map(score)
+        .into_iter()
+        .fold(0.0, f64::max);
+    for faulty in ["bearing", "speed", "imbalance"] {
+        assert!(
+            score(faulty) > highest_normal,
+            "{faulty} {} not above the normal clips' {highest_normal}",
+            score(faulty)
+        );
+    }
+
+    // Without --summary, several inputs: every line names its file, in the order given.
+    let first = clips.join("speed.wav");
+    let second = clips.join("normal_a.wav");
+    let lines = json_lines(&hark(&[
+        "score",
+        path(&first),
+        path(&second),
+        "--model",
+        path(&model),
+        "--json",
+    ]));
+    let files: Vec<&str> = lines.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    let switch = files.iter().position(|f| *f == path(&second)).unwrap();
+    assert!(switch > 300, "the first file's lines come first");
+    assert!(files[..switch].iter().all(|f| *f == path(&first)));
+    assert!(files[switch..].iter().all(|f| *f == path(&second)));
+
+    // A clip shorter than one window: an error with --summary, a warning without.
+    let short = dir.path().join("short.wav");
+    write_wav(&short, 16_000, 1, 16, &machine(16_000, 0.1, 3, &[])).unwrap();
+    let out = hark(&["score", path(&short), "--model", path(&model), "--summary"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("too short to score: 0.100 s"), "{err}");
+    let out = hark(&["score", path(&short), "--model", path(&model)]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning") && out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

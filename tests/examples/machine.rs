@@ -4,13 +4,15 @@
 //! ```text
 //! cargo run --release -p hark-tests --example machine -- OUT.wav RATE SECONDS SEED [FAULT START END]...
 //! ```
-//! FAULT is `bearing`, `speed` (6 % faster) or `imbalance` (first harmonic x3).
+//! FAULT is `bearing`, `speed` (6 % faster) or `imbalance` (first harmonic x3); `speed:X`
+//! and `imbalance:X` set the factor (`speed:1.02`, `imbalance:1.2`).
 
 use hark_tests::machine::{Episode, Fault, machine, write_wav};
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: machine OUT.wav RATE SECONDS SEED [bearing|speed|imbalance START END]...";
+    let usage =
+        "usage: machine OUT.wav RATE SECONDS SEED [bearing|speed[:X]|imbalance[:X] START END]...";
     if args.len() < 4 || !(args.len() - 4).is_multiple_of(3) {
         return Err(usage.into());
     }
@@ -23,11 +25,15 @@ fn main() -> Result<(), String> {
     let seed = number(&args[3])? as u64;
     let mut episodes = Vec::new();
     for e in args[4..].chunks(3) {
-        let fault = match e[0].as_str() {
-            "bearing" => Fault::Bearing,
-            "speed" => Fault::Speed(1.06),
-            "imbalance" => Fault::Imbalance(3.0),
-            other => return Err(format!("{other}: unknown fault; {usage}")),
+        let (name, factor) = match e[0].split_once(':') {
+            Some((name, x)) => (name, Some(number(x)? as f32)),
+            None => (e[0].as_str(), None),
+        };
+        let fault = match (name, factor) {
+            ("bearing", None) => Fault::Bearing,
+            ("speed", x) => Fault::Speed(x.unwrap_or(1.06)),
+            ("imbalance", x) => Fault::Imbalance(x.unwrap_or(3.0)),
+            _ => return Err(format!("{}: unknown fault; {usage}", e[0])),
         };
         episodes.push(Episode {
             fault,
