@@ -487,12 +487,7 @@ impl AnomalyScorer {
 
     /// Replaces the model's threshold (infinite: never an event).
     pub fn set_threshold(&mut self, threshold: f32) -> Result<(), DetectorError> {
-        if threshold.is_nan() || threshold < 0.0 {
-            return Err(DetectorError::Shape {
-                expected: "a threshold >= 0".into(),
-                found: format!("{threshold}"),
-            });
-        }
+        crate::kws::check("threshold", threshold.into(), threshold >= 0.0, "0..")?;
         self.scoring.threshold = threshold;
         Ok(())
     }

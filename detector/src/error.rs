@@ -68,7 +68,8 @@ pub enum DetectorError {
     #[error("the model is a window model (hark.kind = kws), not a streaming one")]
     NotStreaming,
     /// A stream detector parameter out of its range ([`DetectorParams`](crate::DetectorParams),
-    /// [`Pipeline::set_threshold`](crate::Pipeline::set_threshold)).
+    /// [`Pipeline::set_threshold`](crate::Pipeline::set_threshold),
+    /// [`AnomalyScorer::set_threshold`](crate::AnomalyScorer::set_threshold)).
     #[error("{name} is {value}, outside {range}")]
     Param {
         /// The parameter.

@@ -184,7 +184,12 @@ impl DetectorParams {
 }
 
 /// `Ok` if `ok`, else a [`DetectorError::Param`] naming the parameter and its range.
-fn check(name: &str, value: f64, ok: bool, range: &'static str) -> Result<(), DetectorError> {
+pub(crate) fn check(
+    name: &str,
+    value: f64,
+    ok: bool,
+    range: &'static str,
+) -> Result<(), DetectorError> {
     if ok {
         Ok(())
     } else {

@@ -52,19 +52,19 @@ pub struct DetectorOptions {
     threshold: Option<f32>,
     /// Run a window model every N feature frames (10 ms each); a streaming model
     /// (models/kws/kws12_stream.onnx) runs on its own step and ignores this.
-    #[arg(long, default_value_t = DetectorParams::default().stride_frames)]
+    #[arg(long, default_value_t = DetectorParams::default().stride_frames, value_parser = frames)]
     stride: usize,
     /// Run on every frame (every `--dense-stride`) while a keyword's smoothed score is at
     /// least this share of its threshold (the windows deciding an event then do not depend
     /// on where the stream started).
-    #[arg(long, default_value_t = DENSE_FROM, conflicts_with = "no_dense")]
+    #[arg(long, default_value_t = DENSE_FROM, conflicts_with = "no_dense", value_parser = share)]
     dense_from: f32,
     /// Always on the stride.
     #[arg(long)]
     no_dense: bool,
     /// While near a threshold (`--dense-from`), run every N frames instead of every frame
     /// (2: about 40 % less CPU on speech, but events then move a little with the start).
-    #[arg(long, default_value_t = DetectorParams::default().dense_stride)]
+    #[arg(long, default_value_t = DetectorParams::default().dense_stride, value_parser = frames)]
     dense_stride: usize,
     /// Average the model's probabilities over this many milliseconds before the thresholds
     /// (rounded to whole runs of the model, at least one; 0: each run alone). Default: the
@@ -171,6 +171,24 @@ impl DetectorOptions {
         } else {
             out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
         }
+    }
+}
+
+/// A count of feature frames, at least 1.
+fn frames(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a number of frames of at least 1")),
+    }
+}
+
+/// A share of a threshold: a finite number of at least 0.
+fn share(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{text}` is not a share of the threshold (a number of at least 0)"
+        )),
     }
 }
 

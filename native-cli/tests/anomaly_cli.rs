@@ -243,6 +243,17 @@ fn errors_are_clear() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A threshold below 0 (NaN fails the same way).
+    fails(
+        hark(&[
+            "score",
+            path(&normal),
+            "--model",
+            path(&model),
+            "--threshold=-1",
+        ]),
+        "threshold is -1, outside 0..",
+    );
     let csv = dir.path().join("rows.csv");
     std::fs::write(&csv, "1\n2\n3\n").unwrap();
     fails(

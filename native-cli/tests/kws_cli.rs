@@ -193,14 +193,18 @@ fn detector_options_reach_the_pipeline() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a number in (0, 1]"));
     }
-    // Parsed as a number but out of range: the pipeline refuses it.
-    let out = hark(&["detect", sample, "--json", "--dense-from=nan"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("dense_from is NaN, outside 0.."),
-        "{stderr}"
-    );
+    for bad in ["--stride=0", "--dense-stride=0"] {
+        let out = hark(&["detect", sample, "--json", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not a number of frames of at least 1")
+        );
+    }
+    for bad in ["--dense-from=nan", "--dense-from=-0.5"] {
+        let out = hark(&["detect", sample, "--json", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a share of the threshold"));
+    }
 }
 
 #[test]
