@@ -118,7 +118,7 @@ pub struct ScoreArgs {
 pub fn fit(args: &FitArgs) -> Result<()> {
     let started = Instant::now();
     let preset = AnomalyPreset::from(args.preset);
-    let files = collect_files(&args.normal)?;
+    let files = input::expand(&args.normal, &["wav", "flac", "csv"])?;
     let mut source_args = args.source.clone();
     if args.preset == Preset::Metric && source_args.rate.is_none() {
         source_args.rate = Some(1);
@@ -246,42 +246,6 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     Ok(())
 }
 
-/// The files named, folders expanded (recursively, `.wav`, `.flac` and `.csv`, sorted).
-fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            let mut stack = vec![path.clone()];
-            while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir)
-                    .with_context(|| format!("cannot list {}", dir.display()))?
-                {
-                    let p = entry?.path();
-                    let known = p.extension().is_some_and(|e| {
-                        ["wav", "flac", "csv"]
-                            .iter()
-                            .any(|k| e.eq_ignore_ascii_case(k))
-                    });
-                    if p.is_dir() {
-                        stack.push(p);
-                    } else if known {
-                        found.push(p);
-                    }
-                }
-            }
-            if found.is_empty() {
-                bail!("{}: no .wav, .flac or .csv file in it", path.display());
-            }
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    Ok(files)
-}
-
 /// All frames of a source for `input` (for several channels, every channel's features side
 /// by side, channel 0 first: [`MultichannelFrontend`]), and its duration in seconds.
 fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f64)> {
@@ -322,7 +286,7 @@ fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f
 pub fn score(args: &ScoreArgs) -> Result<()> {
     let model = AnomalyModel::from_path(&args.model)
         .with_context(|| format!("model {}", args.model.display()))?;
-    let inputs = collect_files(&args.inputs)?;
+    let inputs = input::expand(&args.inputs, &["wav", "flac", "csv"])?;
     if inputs.len() == 1 {
         return score_one(&inputs[0], &model, args, None);
     }

@@ -4,7 +4,7 @@
 //! [`Reader`] adds real-time pacing and a progress bar.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -12,6 +12,51 @@ use hark_dsp::SampleRate;
 
 use crate::decoded::{DecodedSource, Unreadable};
 use crate::wav::WavSource;
+
+/// The files named, with every folder among them expanded (recursively: the files whose
+/// extension is one of `extensions`, sorted). A folder with none of them is an error.
+pub fn expand(paths: &[PathBuf], extensions: &[&str]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            let mut stack = vec![path.clone()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir)
+                    .with_context(|| format!("cannot list {}", dir.display()))?
+                {
+                    let p = entry?.path();
+                    let known = p
+                        .extension()
+                        .is_some_and(|e| extensions.iter().any(|k| e.eq_ignore_ascii_case(k)));
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if known {
+                        found.push(p);
+                    }
+                }
+            }
+            if found.is_empty() {
+                let names: Vec<String> = extensions.iter().map(|e| format!(".{e}")).collect();
+                bail!("{}: no {} file in it", path.display(), or_list(&names));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// "a", "a or b", "a, b or c".
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
 
 /// Which channel(s) a source hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,9 @@ use crate::input::{self, InputArgs, Reader};
 /// Arguments of `hark classify`.
 #[derive(Debug, clap::Args)]
 pub struct ClassifyArgs {
-    /// Audio clips, WAV or FLAC (about one second each; longer ones are scanned).
+    /// Audio clips, WAV or FLAC, or folders of them (every .wav and .flac inside). About one
+    /// second each; a longer one is scanned and names a keyword only where some window
+    /// reaches its threshold.
     #[arg(required = true)]
     clips: Vec<PathBuf>,
     #[command(flatten)]
@@ -240,8 +242,9 @@ fn read_all(path: &Path, args: &InputArgs) -> Result<(Vec<f32>, hark_dsp::Sample
 /// Runs `hark classify`.
 pub fn classify(args: &ClassifyArgs) -> Result<()> {
     let model = load_model(args.model.as_deref())?;
+    let clips = input::expand(&args.clips, &["wav", "flac"])?;
     let mut failed = 0;
-    for clip in &args.clips {
+    for clip in &clips {
         let result = read_all(clip, &args.source).and_then(|(samples, rate)| {
             warn_if_below_speech(&clip.display(), rate);
             model
@@ -261,10 +264,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        bail!(
-            "{failed} of {} clips could not be classified",
-            args.clips.len()
-        );
+        bail!("{failed} of {} clips could not be classified", clips.len());
     }
     Ok(())
 }

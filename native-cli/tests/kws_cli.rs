@@ -33,6 +33,52 @@ fn classify_prints_one_json_line_per_clip() {
 }
 
 #[test]
+fn classify_takes_a_folder_of_clips() {
+    // A test set as folders of clips: every .wav and .flac inside, nested folders too, sorted
+    // by path; other files are passed over.
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    std::fs::create_dir_all(set.join("b")).unwrap();
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(data_dir().join(from), set.join(to)).unwrap();
+    };
+    copy(
+        "speech_commands_v0.02_dev/down/c7dc7278_nohash_0.wav",
+        "b/1.wav",
+    );
+    copy(
+        "speech_commands_v0.02_dev/stop/c7dc7278_nohash_0.wav",
+        "a.WAV",
+    );
+    copy("wakewords_dev/alexa/0.flac", "c.flac");
+    std::fs::write(set.join("notes.txt"), "not a clip").unwrap();
+    let lines = json_lines(&hark(&["classify", "--json", set.to_str().unwrap()]));
+    let got: Vec<(String, &str)> = lines
+        .iter()
+        .map(|l| {
+            let file = Path::new(l["file"].as_str().unwrap());
+            let name = file.strip_prefix(&set).unwrap().display().to_string();
+            (name, l["label"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a.WAV".to_string(), "stop"),
+            ("b/1.wav".to_string(), "down"),
+            ("c.flac".to_string(), "_unknown_")
+        ]
+    );
+    // A folder with no clip in it is an error that says so.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = hark(&["classify", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no .wav or .flac file in it"), "{stderr}");
+}
+
+#[test]
 fn detect_prints_events_as_json_lines() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
     let lines = json_lines(&hark(&["detect", sample.to_str().unwrap(), "--json"]));
