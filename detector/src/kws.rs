@@ -19,8 +19,10 @@ pub struct Classification {
 impl KwsModel {
     /// Classifies a clip of any rate; a clip of no samples is [`DetectorError::EmptyClip`]. A
     /// clip shorter than the model's window is padded with silence on both sides (as in
-    /// training); a longer one is scanned with windows every 50 ms and the window most
-    /// confident of a keyword wins (or, if none names a keyword, the most confident window).
+    /// training); a longer one is scanned with windows every 50 ms, and the most confident
+    /// window that names a keyword at or above its threshold wins; failing that, the most
+    /// confident window of other speech (`_unknown_`, or a keyword below its threshold), then
+    /// of `_silence_`.
     pub fn classify(
         &self,
         samples: &[f32],
@@ -54,17 +56,24 @@ impl KwsModel {
                 samples: samples.len(),
             });
         }
-        let keyword = |i: usize| self.thresholds()[i].is_some();
-        let mut best: Option<(bool, f32, Vec<f32>)> = None;
+        // Windows rank by what they name: a keyword at or above its threshold, then other
+        // speech (`_unknown_`, or a keyword below its threshold), then `_silence_`; within a
+        // rank, the most confident window wins.
+        let rank = |i: usize, p: f32| match self.thresholds()[i] {
+            Some(t) if p >= t => 2u8,
+            _ if self.labels()[i] == "_silence_" => 0,
+            _ => 1,
+        };
+        let mut best: Option<(u8, f32, Vec<f32>)> = None;
         let stride = 5;
         let mut start = 0;
         loop {
             let probs = self.predict(&frames[start * n_features..(start + window) * n_features])?;
             let (top, score) = argmax(&probs);
-            let candidate = (keyword(top), score);
+            let candidate = (rank(top, score), score);
             let better = match &best {
                 None => true,
-                Some((kw, s, _)) => candidate.0 && !kw || (candidate.0 == *kw && score > *s),
+                Some((r, s, _)) => candidate.0 > *r || (candidate.0 == *r && score > *s),
             };
             if better {
                 best = Some((candidate.0, score, probs));
