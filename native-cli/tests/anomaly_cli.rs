@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{hark, hark_stdin, json_lines};
+use common::{fails_with, hark, hark_stdin, json_lines};
 use hark_tests::machine::{Episode, Fault, machine, write_wav};
 
 fn path(p: &Path) -> &str {
@@ -214,11 +214,7 @@ fn errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let kws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kws/kws12.onnx");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
-    let fails = |out: std::process::Output, want: &str| {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains(want), "{want:?} not in {err}");
-    };
+    let fails = |out: std::process::Output, want: &str| fails_with(&out, 1, &[want]);
     // A keyword model is not an anomaly model.
     fails(
         hark(&["score", path(&sample), "--model", path(&kws)]),
@@ -463,11 +459,7 @@ fn a_fault_on_one_axis_of_three_is_found() {
     // clear error, and so is fitting recordings of different channel counts.
     let mono = dir.path().join("mono.wav");
     write_wav(&mono, 8_000, 1, 16, &machine(8_000, 20.0, 3, &[])).unwrap();
-    let fails = |out: std::process::Output, want: &str| {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains(want), "{want:?} not in {err}");
-    };
+    let fails = |out: std::process::Output, want: &str| fails_with(&out, 1, &[want]);
     fails(
         hark(&["score", path(&mono), "--model", path(&stacked)]),
         "1 channel(s), but the model reads 3 side by side",
@@ -613,9 +605,7 @@ fn csv_rows_of_three_sensors() {
     let one = dir.path().join("one.csv");
     std::fs::write(&one, "t,temperature\n1,20.0\n2,20.1\n").unwrap();
     let out = hark(&["score", path(&one), "--model", path(&model)]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("1 channel(s), but the model reads 3"), "{err}");
+    fails_with(&out, 1, &["1 channel(s), but the model reads 3"]);
     // --channel picks a column; past the last one it is a clear error.
     let out = hark(&[
         "score",
@@ -625,11 +615,7 @@ fn csv_rows_of_three_sensors() {
         "--channel",
         "3",
     ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--channel 3: the model reads 3 channels"),
-        "{err}"
-    );
+    fails_with(&out, 1, &["--channel 3: the model reads 3 channels"]);
     let single = dir.path().join("single.onnx");
     let out = hark(&[
         "fit",
@@ -761,11 +747,10 @@ fn a_folder_of_clips_is_summarised_one_line_each() {
         "--summary",
         "--json",
     ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("broken.wav") && err.contains("1 of 7 inputs could not be scored"),
-        "{err}"
+    fails_with(
+        &out,
+        1,
+        &["broken.wav", "1 of 7 inputs could not be scored"],
     );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -822,9 +807,7 @@ fn a_folder_of_clips_is_summarised_one_line_each() {
     let short = dir.path().join("short.wav");
     write_wav(&short, 16_000, 1, 16, &machine(16_000, 0.1, 3, &[])).unwrap();
     let out = hark(&["score", path(&short), "--model", path(&model), "--summary"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("too short to score: 0.100 s"), "{err}");
+    fails_with(&out, 1, &["too short to score: 0.100 s"]);
     let out = hark(&["score", path(&short), "--model", path(&model)]);
     assert!(out.status.success());
     assert!(

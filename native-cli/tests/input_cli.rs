@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{data_dir, hark, hark_stdin};
+use common::{data_dir, fails_with, hark, hark_stdin};
 
 fn read_npy(path: &Path) -> (Vec<f32>, Vec<u64>) {
     let bytes = std::fs::read(path).expect("npy written");
@@ -221,23 +221,13 @@ fn bad_raw_streams_are_clear_errors() {
     // A stream that stops inside a sample.
     let odd = vec![0u8; 32_001];
     let output = features_stdin(&out, "s16le", &[], &odd);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("middle of a sample frame"),
-        "{}",
-        stderr(&output)
-    );
+    fails_with(&output, 1, &["middle of a sample frame"]);
     let output = features_stdin(&out, "s16le", &["--lenient"], &odd);
     assert!(output.status.success(), "{}", stderr(&output));
     // stdin without a format, raw input without a rate.
     let out = out.to_str().unwrap();
     let output = hark_stdin(&["features", "-", "-o", out], &odd);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("needs --format"),
-        "{}",
-        stderr(&output)
-    );
+    fails_with(&output, 1, &["needs --format"]);
     let output = hark_stdin(&["features", "-", "-o", out, "--format", "s16le"], &odd);
     assert!(
         stderr(&output).contains("needs --rate"),
@@ -316,8 +306,7 @@ fn csv_sensor_lines_with_bad_lines_skipped_or_fatal() {
     );
 
     let output = run(&["--bad-lines", "fail"], &damaged, &out);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("line 102"), "{}", stderr(&output));
+    fails_with(&output, 1, &["line 102"]);
 
     // Values only, no header, no timestamps.
     let values: String = text
@@ -485,23 +474,13 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         "--channel",
         "2",
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("channel 2 asked for"),
-        "{}",
-        stderr(&output)
-    );
+    fails_with(&output, 1, &["channel 2 asked for"]);
 
     // Truncated in the data: an error naming it, or with --lenient the frames before it.
     let full = wav_bytes(3, 64, 1, false, &mono);
     std::fs::write(path("cut.wav"), &full[..full.len() / 2 + 3]).unwrap();
     let output = hark(&["features", &s(&path("cut.wav")), "-o", &s(&path("x.npy"))]);
-    assert_eq!(output.status.code(), Some(1));
-    let message = stderr(&output);
-    assert!(
-        message.contains("corrupt WAV data") && message.contains("truncated"),
-        "{message}"
-    );
+    fails_with(&output, 1, &["corrupt WAV data", "truncated"]);
     let output = hark(&[
         "features",
         &s(&path("cut.wav")),
@@ -531,12 +510,7 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         let output = features(name, &bytes, channel);
         if name == "rf64x2.wav" {
             // 64-bit float in RF64: neither our reader nor symphonia's; said so.
-            assert_eq!(output.status.code(), Some(1), "{name}");
-            let message = stderr(&output);
-            assert!(
-                message.contains("format tag 3 with 64-bit samples"),
-                "{message}"
-            );
+            fails_with(&output, 1, &["format tag 3 with 64-bit samples"]);
             continue;
         }
         assert!(output.status.success(), "{name}: {}", stderr(&output));

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{hark, hark_env, json_lines};
+use common::{fails_with, hark, hark_env, json_lines};
 
 fn alsa_config() -> String {
     let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/hark_test.conf");
@@ -127,11 +127,10 @@ fn an_unknown_device_is_a_clear_error() {
         "--duration",
         "1",
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("no input device matches \"no such microphone\""),
-        "{stderr}"
+    fails_with(
+        &output,
+        1,
+        &["no input device matches \"no such microphone\""],
     );
 }
 

@@ -65,3 +65,15 @@ pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// Asserts that a run failed with exit code `code` (1: a runtime error, 2: a usage error)
+/// and that its stderr names every one of `wanted`; returns the stderr.
+#[allow(dead_code)] // not every test file uses it
+pub fn fails_with(output: &Output, code: i32, wanted: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    for w in wanted {
+        assert!(stderr.contains(w), "{w:?} not in {stderr}");
+    }
+    stderr
+}
