@@ -8,8 +8,8 @@ training set is folded into the model, so it takes Hark's `kws` features as they
 
 `--arch stream-hybrid` (the shipped kws12_stream.onnx) and `--arch stream` (its DS-TCN
 predecessor) train causal variants and export one streaming step (see the model card);
-`--export-only` re-exports the weights of an earlier run (WORK/<arch>_weights.pt), for example
-with another `--step`.
+`--export-only` re-exports the weights of an earlier run (`--weights`, by default
+WORK/<name of --out>_weights.pt), for example with another `--step`.
 
 `--teachers A.onnx,B.onnx,...` distils an ensemble (Hinton et al. 2015): the mean of the
 teachers' probabilities on every training clip becomes a soft target beside its label, so one
@@ -26,7 +26,9 @@ validation clips are in the training data (prepare.py `--all-speakers`, the ship
 
 Usage: python models/kws/train.py [--work DIR] [--epochs 40] [--seed 1] [--arch window|hybrid|stream|stream-hybrid] [--keep best|last]
        [--step 16] [--channels 64] [--out PATH] [--teachers A.onnx,B.onnx,... [--kd-weight 0.7] [--kd-temperature 2] [--kd-agree-only]]
-Writes models/kws/kws12.onnx (no metadata yet: export.py adds it) and WORK/val_probs.npy.
+Writes --out (models/kws/kws12.onnx; no metadata yet: export.py adds it), its weights
+(WORK/<name>_weights.pt) and its validation probabilities (WORK/<name>_val_probs.npy), so runs
+side by side with different --out do not overwrite each other's files.
 """
 
 import argparse
@@ -466,7 +468,9 @@ def main():
     parser.add_argument("--step", type=int, default=16, choices=[8, 16, 24, 32, 48],
                         help="frames per streaming step in the exported model (a multiple of 8)")
     parser.add_argument("--export-only", action="store_true",
-                        help="skip training: export WORK/<arch>_weights.pt from an earlier run")
+                        help="skip training: export the weights of an earlier run (--weights)")
+    parser.add_argument("--weights", help="the weights file: written after training, read by --export-only "
+                        "(default: WORK/<name of --out>_weights.pt)")
     parser.add_argument("--channels", type=int, default=64, help="channels of every block (64: the shipped models)")
     parser.add_argument("--keep", choices=["best", "last"], default="best",
                         help="best: the epoch with the best class-balanced validation accuracy; last: the last epoch")
@@ -487,6 +491,10 @@ def main():
     if args.teachers and args.soft:
         parser.error("--teachers and --soft do not go together")
     work = pathlib.Path(args.work)
+    out = pathlib.Path(args.out)
+    weights_path = pathlib.Path(args.weights) if args.weights else work / f"{out.stem}_weights.pt"
+    if args.export_only and not weights_path.exists():
+        parser.error(f"--export-only: no weights at {weights_path} (give --weights, or the --out of that run)")
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
@@ -527,7 +535,7 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * steps_per_epoch)
     best, best_state = -1.0, None
     if args.export_only:
-        best_state = torch.load(work / f"{args.arch}_weights.pt")
+        best_state = torch.load(weights_path)
         args.epochs = 0
     for epoch in range(args.epochs):
         model.train()
@@ -564,7 +572,8 @@ def main():
             best, best_state = balanced, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
-    torch.save(model.state_dict(), work / f"{args.arch}_weights.pt")
+    if not args.export_only:
+        torch.save(model.state_dict(), weights_path)
     if args.unknown_bias:
         with torch.no_grad():
             model.head.bias[LABELS.index("_unknown_")] += args.unknown_bias
@@ -573,8 +582,7 @@ def main():
     if args.unknown_bias:
         print(f"with _unknown_ bias {args.unknown_bias:+}: balanced val accuracy "
               f"{np.mean([np.mean(probs.argmax(1)[vy == c] == c) for c in range(len(LABELS))]):.4f}")
-    np.save(work / "val_probs.npy", probs)
-    out = pathlib.Path(args.out)
+    np.save(work / f"{out.stem}_val_probs.npy", probs)
     if stream:
         step = (HybridStreamStep if args.arch == "stream-hybrid" else StreamStep)(model, args.step).eval()
         check_step(model, step, vx_t[:4], args.step)
@@ -591,10 +599,10 @@ def main():
             input_names=["features"], output_names=["probabilities"], opset_version=17, dynamo=False,
         )
     if args.export_only:
-        print(f"exported {work / f'{args.arch}_weights.pt'}; wrote {out}")
+        print(f"exported {weights_path}; wrote {out}")
     else:
         kept = "best" if args.keep == "best" else "last epoch's"
-        print(f"{kept} balanced val accuracy {best:.4f}; wrote {out}")
+        print(f"{kept} balanced val accuracy {best:.4f}; wrote {out} and {weights_path}")
 
 
 if __name__ == "__main__":
