@@ -29,9 +29,11 @@ pub struct ClassifyArgs {
 /// Arguments of `hark detect`.
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// A recording of any length, rate and channel count: WAV, FLAC, raw PCM (`--format`), or
-    /// `-` for stdin.
-    stream: PathBuf,
+    /// Recordings of any length, rate and channel count: WAV, FLAC, raw PCM (`--format`), `-`
+    /// for stdin, or folders (every .wav and .flac inside). With several, each event names its
+    /// file, and a file that fails is reported and the others are still run.
+    #[arg(required = true)]
+    streams: Vec<PathBuf>,
     #[command(flatten)]
     source: InputArgs,
     #[command(flatten)]
@@ -165,13 +167,23 @@ impl DetectorOptions {
 
     /// Prints one event, readable or as a JSON line.
     pub fn print(&self, e: &hark_detector::Event) {
+        self.print_from(None, e);
+    }
+
+    /// Prints one event, after the name of its file when one is given.
+    fn print_from(&self, file: Option<&str>, e: &hark_detector::Event) {
         if self.json {
-            out!(
-                "{}",
-                json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)})
-            );
+            let mut line = json!({"keyword": e.keyword, "start": round(e.start as f32), "end": round(e.end as f32), "score": round(e.score)});
+            if let (Some(file), Some(map)) = (file, line.as_object_mut()) {
+                map.insert("file".into(), json!(file));
+            }
+            out!("{line}");
         } else {
-            out!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+            let text = format!("{:8.2} s  {:<8} {:.2}", e.end, e.keyword, e.score);
+            match file {
+                Some(file) => out!("{file}\t{text}"),
+                None => out!("{text}"),
+            }
         }
     }
 }
@@ -272,20 +284,41 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
 /// Runs `hark detect`.
 pub fn detect(args: &DetectArgs) -> Result<()> {
     let detector = args.detector.load()?;
-    let mut source = Reader::new(
-        input::open(&args.stream, &args.source)?,
-        &args.source,
-        &args.stream,
-    );
-    warn_if_below_speech(&args.stream.display(), source.rate());
+    let streams = input::expand(&args.streams, &["wav", "flac"])?;
+    if let [stream] = &streams[..] {
+        return detect_one(stream, &detector, args, None);
+    }
+    let mut failed = 0;
+    for stream in &streams {
+        let name = stream.display().to_string();
+        if let Err(e) = detect_one(stream, &detector, args, Some(&name)) {
+            failed += 1;
+            eprintln!("hark: error: {e:#}");
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} recordings could not be run", streams.len());
+    }
+    Ok(())
+}
+
+/// Runs one recording through a fresh pipeline; its events name `file` when given.
+fn detect_one(
+    stream: &Path,
+    detector: &Detector,
+    args: &DetectArgs,
+    file: Option<&str>,
+) -> Result<()> {
+    let mut source = Reader::new(input::open(stream, &args.source)?, &args.source, stream);
+    warn_if_below_speech(&stream.display(), source.rate());
     let mut pipeline = detector.pipeline(source.rate())?;
-    let print = |e: hark_detector::Event| args.detector.print(&e);
+    let print = |e: hark_detector::Event| args.detector.print_from(file, &e);
     let mut chunk = Vec::new();
     let mut offset = 0u64;
     while source.next(4096, &mut chunk)? > 0 {
         pipeline
             .push(&chunk, print)
-            .with_context(|| format!("{}: after sample frame {offset}", args.stream.display()))?;
+            .with_context(|| format!("{}: after sample frame {offset}", stream.display()))?;
         offset += chunk.len() as u64;
     }
     pipeline.finish(print)?;

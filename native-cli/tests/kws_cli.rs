@@ -97,6 +97,50 @@ fn detect_prints_events_as_json_lines() {
 }
 
 #[test]
+fn detect_runs_several_recordings_each_from_a_fresh_pipeline() {
+    // The sample twice (one a copy in a folder) and a file that is not there: each event
+    // names its file, both copies give the same events, the missing file is an error that
+    // does not stop the others.
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample.wav");
+    std::fs::copy(&sample, dir.path().join("copy.wav")).unwrap();
+    let missing = dir.path().join("missing.wav");
+    let out = hark(&[
+        "detect",
+        sample.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]);
+    fails_with(
+        &out,
+        1,
+        &["missing.wav", "1 of 3 recordings could not be run"],
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events_of = |file: &Path| -> Vec<(String, f64)> {
+        lines
+            .iter()
+            .filter(|l| l["file"].as_str() == file.to_str())
+            .map(|l| {
+                (
+                    l["keyword"].as_str().unwrap().to_string(),
+                    l["end"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let first = events_of(&sample);
+    let words: Vec<&str> = first.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(words, ["yes", "no", "left", "right", "stop", "go"]);
+    assert_eq!(first, events_of(&dir.path().join("copy.wav")));
+    assert_eq!(lines.len(), 12, "{lines:?}");
+}
+
+#[test]
 fn bad_models_and_inputs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("fake.onnx");
