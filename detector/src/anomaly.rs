@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hark_dsp::{FeatureConfig, MultichannelFrontend, ProcessError, SampleRate};
-use ndarray::Array2;
+use ndarray::ArrayView1;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 pub use crate::autoencoder::TrainParams;
-use crate::autoencoder::{set_metadata, to_onnx, train};
+use crate::autoencoder::{set_metadata, to_onnx, train_rows};
 use crate::error::DetectorError;
 use crate::model::{check_frames, keys, metadata, parse_onnx};
 
@@ -814,10 +814,13 @@ pub fn fit_anomaly(
         }
         _ => {}
     }
-    let mut train_rows: Vec<f32> = Vec::new();
+    // Training windows are slices of the recordings' frames (recording, first frame), not
+    // copies: consecutive windows overlap in all but one frame, so copies would take
+    // `context` times the memory of the frames.
+    let mut train: Vec<(usize, usize)> = Vec::new();
     let mut holdout: Vec<&[f32]> = Vec::new();
     let mut holdout_windows = 0;
-    for frames in recordings {
+    for (r, frames) in recordings.iter().enumerate() {
         if !frames.len().is_multiple_of(n) {
             return Err(bad(format!(
                 "a recording has {} values, not a multiple of {n}",
@@ -829,9 +832,7 @@ pub fn fit_anomaly(
         }
         let count = frames.len() / n;
         let split = ((count as f64) * (1.0 - params.holdout)).round() as usize;
-        for start in 0..(split + 1).saturating_sub(context) {
-            train_rows.extend_from_slice(&frames[start * n..(start + context) * n]);
-        }
+        train.extend((0..(split + 1).saturating_sub(context)).map(|start| (r, start)));
         // The held-back part starts `context - 1` frames early, so its first window is the
         // first one after the training windows.
         let from = split.saturating_sub(context - 1);
@@ -840,51 +841,60 @@ pub fn fit_anomaly(
             holdout.push(&frames[from * n..]);
         }
     }
-    let train_windows = train_rows.len() / dim;
+    let train_windows = train.len();
     if train_windows < MIN_HOLDOUT_WINDOWS || holdout_windows < MIN_HOLDOUT_WINDOWS {
         return Err(bad(format!(
             "too little normal data: {train_windows} training and {holdout_windows} held-back \
              windows of {context} frames; at least {MIN_HOLDOUT_WINDOWS} of each are needed"
         )));
     }
-    let mut data = Array2::from_shape_vec((train_windows, dim), train_rows)
-        .map_err(|e| bad(format!("{e}")))?;
+    let window = |&(r, start): &(usize, usize)| &recordings[r][start * n..(start + context) * n];
     // Per-dimension statistics; a dimension that hardly varies gets a floor of 5 % of the
     // mean deviation, so a tiny change there does not dominate every score.
-    let mean: Vec<f32> = data
-        .columns()
-        .into_iter()
-        .map(|c| (c.iter().map(|&v| f64::from(v)).sum::<f64>() / train_windows as f64) as f32)
+    let mut sums = vec![0.0f64; dim];
+    for w in &train {
+        for (s, &v) in sums.iter_mut().zip(window(w)) {
+            *s += f64::from(v);
+        }
+    }
+    let mean: Vec<f32> = sums
+        .iter()
+        .map(|s| (s / train_windows as f64) as f32)
         .collect();
-    let mut std: Vec<f32> = data
-        .columns()
-        .into_iter()
-        .zip(&mean)
-        .map(|(c, &m)| {
-            let var = c
-                .iter()
-                .map(|&v| (f64::from(v) - f64::from(m)).powi(2))
-                .sum::<f64>()
-                / train_windows as f64;
-            var.sqrt() as f32
-        })
+    let mut squares = vec![0.0f64; dim];
+    for w in &train {
+        for ((s, &v), &m) in squares.iter_mut().zip(window(w)).zip(&mean) {
+            *s += (f64::from(v) - f64::from(m)).powi(2);
+        }
+    }
+    let mut std: Vec<f32> = squares
+        .iter()
+        .map(|s| (s / train_windows as f64).sqrt() as f32)
         .collect();
     let floor = (std.iter().sum::<f32>() / dim as f32 * 0.05).max(1e-6);
     for s in &mut std {
         *s = s.max(floor);
     }
-    for mut row in data.rows_mut() {
-        for ((v, m), s) in row.iter_mut().zip(&mean).zip(&std) {
-            *v = (*v - m) / s;
-        }
-    }
     let mut epochs = 0;
     let mut final_loss = 0.0;
-    let net = train(data.view(), &params.train, |epoch, total, loss| {
-        epochs = total;
-        final_loss = loss;
-        progress(epoch, total, loss);
-    });
+    let net = train_rows(
+        train_windows,
+        dim,
+        |i, row| {
+            // ndarray's Zip runs over contiguous slices, where the loop vectorises.
+            ndarray::Zip::from(row)
+                .and(ArrayView1::from(window(&train[i])))
+                .and(ArrayView1::from(&mean[..]))
+                .and(ArrayView1::from(&std[..]))
+                .for_each(|x, &v, &m, &s| *x = (v - m) / s);
+        },
+        &params.train,
+        |epoch, total, loss| {
+            epochs = total;
+            final_loss = loss;
+            progress(epoch, total, loss);
+        },
+    );
     let list = |v: &[f32]| {
         v.iter()
             .map(|x| format!("{x}"))

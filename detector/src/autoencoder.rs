@@ -3,7 +3,7 @@
 //!
 //! The gradients are written out by hand; the tests check them against finite differences.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, Axis, s};
 use prost::Message;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
@@ -213,11 +213,28 @@ impl Adam {
 pub(crate) fn train(
     data: ArrayView2<f32>,
     params: &TrainParams,
+    progress: impl FnMut(usize, usize, f32),
+) -> Mlp {
+    train_rows(
+        data.nrows(),
+        data.ncols(),
+        |i, mut row| row.assign(&data.row(i)),
+        params,
+        progress,
+    )
+}
+
+/// [`train`] on `rows` rows of `dim` values that `fill(i, row)` writes when a batch needs
+/// them, so the rows need not all be in memory at once (overlapping windows of frames, say).
+pub(crate) fn train_rows(
+    rows: usize,
+    dim: usize,
+    mut fill: impl FnMut(usize, ArrayViewMut1<f32>),
+    params: &TrainParams,
     mut progress: impl FnMut(usize, usize, f32),
 ) -> Mlp {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
-    let mut net = Mlp::autoencoder(data.ncols(), &params.hidden, &mut rng);
-    let rows = data.nrows();
+    let mut net = Mlp::autoencoder(dim, &params.hidden, &mut rng);
     if rows == 0 {
         return net;
     }
@@ -229,14 +246,14 @@ pub(crate) fn train(
         .max(1);
     let mut adam = Adam::new(&net, params.learning_rate);
     let mut order: Vec<usize> = (0..rows).collect();
-    let mut x = Array2::<f32>::zeros((batch, data.ncols()));
+    let mut x = Array2::<f32>::zeros((batch, dim));
     for epoch in 0..epochs {
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(batch) {
             let mut xb = x.slice_mut(s![..chunk.len(), ..]);
-            for (mut row, &i) in xb.rows_mut().into_iter().zip(chunk) {
-                row.assign(&data.row(i));
+            for (row, &i) in xb.rows_mut().into_iter().zip(chunk) {
+                fill(i, row);
             }
             let (loss, grads) = net.loss_and_grads(x.slice(s![..chunk.len(), ..]));
             adam.step(&mut net, &grads);
