@@ -287,20 +287,9 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     let model = AnomalyModel::from_path(&args.model)
         .with_context(|| format!("model {}", args.model.display()))?;
     let inputs = input::expand(&args.inputs, &["wav", "flac", "csv"])?;
-    if inputs.len() == 1 {
-        return score_one(&inputs[0], &model, args, None);
-    }
-    let mut failed = 0;
-    for path in &inputs {
-        if let Err(e) = score_one(path, &model, args, Some(path.display().to_string())) {
-            failed += 1;
-            eprintln!("hark: error: {e:#}");
-        }
-    }
-    if failed > 0 {
-        bail!("{failed} of {} inputs could not be scored", inputs.len());
-    }
-    Ok(())
+    input::each_file(&inputs, "inputs could not be scored", |path, file| {
+        score_one(path, &model, args, file)
+    })
 }
 
 /// Scores one input and prints its lines (or its summary), each with `file` when given.
@@ -308,7 +297,7 @@ fn score_one(
     path: &Path,
     model: &AnomalyModel,
     args: &ScoreArgs,
-    file: Option<String>,
+    file: Option<&str>,
 ) -> Result<()> {
     let mut source_args = args.source.clone();
     let values = *model.input() == AnomalyInput::Values;
@@ -358,7 +347,7 @@ fn score_one(
         json: args.json,
         events_only: args.events_only,
         summary: args.summary.then(Summary::default),
-        file,
+        file: file.map(str::to_string),
         windows: 0,
         stamps: VecDeque::new(),
         first: 0,

@@ -49,6 +49,31 @@ pub fn expand(paths: &[PathBuf], extensions: &[&str]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Runs `run` on each file in turn. With one, its error is the command's. With several, `run`
+/// gets the file's name to put on its lines, a file that fails is reported on stderr while the
+/// others still run, and the command then fails saying how many did ("3 of 10 `failure`").
+pub fn each_file(
+    files: &[PathBuf],
+    failure: &str,
+    mut run: impl FnMut(&Path, Option<&str>) -> Result<()>,
+) -> Result<()> {
+    if let [file] = files {
+        return run(file, None);
+    }
+    let mut failed = 0;
+    for file in files {
+        let name = file.display().to_string();
+        if let Err(e) = run(file, Some(&name)) {
+            failed += 1;
+            eprintln!("hark: error: {e:#}");
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} {failure}", files.len());
+    }
+    Ok(())
+}
+
 /// "a", "a or b", "a, b or c".
 fn or_list(items: &[String]) -> String {
     match items {

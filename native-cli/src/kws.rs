@@ -285,21 +285,9 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
 pub fn detect(args: &DetectArgs) -> Result<()> {
     let detector = args.detector.load()?;
     let streams = input::expand(&args.streams, &["wav", "flac"])?;
-    if let [stream] = &streams[..] {
-        return detect_one(stream, &detector, args, None);
-    }
-    let mut failed = 0;
-    for stream in &streams {
-        let name = stream.display().to_string();
-        if let Err(e) = detect_one(stream, &detector, args, Some(&name)) {
-            failed += 1;
-            eprintln!("hark: error: {e:#}");
-        }
-    }
-    if failed > 0 {
-        bail!("{failed} of {} recordings could not be run", streams.len());
-    }
-    Ok(())
+    input::each_file(&streams, "recordings could not be run", |stream, file| {
+        detect_one(stream, &detector, args, file)
+    })
 }
 
 /// Runs one recording through a fresh pipeline; its events name `file` when given.
