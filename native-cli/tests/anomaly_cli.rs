@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails_with, hark, hark_stdin, json_lines};
+use common::{fails_with, hark, hark_stdin, json_lines, stdout_json};
 use hark_tests::machine::{Episode, Fault, machine, write_wav};
 
 fn path(p: &Path) -> &str {
@@ -752,10 +752,7 @@ fn a_folder_of_clips_is_summarised_one_line_each() {
         1,
         &["broken.wav", "1 of 7 inputs could not be scored"],
     );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = stdout_json(&out);
     assert_eq!(lines.len(), cases.len(), "one line per clip: {lines:?}");
     let score = |name: &str| {
         let line = lines

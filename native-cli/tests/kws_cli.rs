@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{data_dir, fails_with, hark, hark_stdin, json_lines};
+use common::{data_dir, fails_with, hark, hark_stdin, json_lines, stdout_json};
 
 #[test]
 fn classify_prints_one_json_line_per_clip() {
@@ -117,10 +117,7 @@ fn detect_runs_several_recordings_each_from_a_fresh_pipeline() {
         1,
         &["missing.wav", "1 of 3 recordings could not be run"],
     );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = stdout_json(&out);
     let events_of = |file: &Path| -> Vec<(String, f64)> {
         lines
             .iter()
