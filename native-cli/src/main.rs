@@ -51,7 +51,7 @@ enum Command {
     Features(features::Args),
     /// Classify clips with the keyword model: one line (or JSON line) per file.
     Classify(kws::ClassifyArgs),
-    /// Spot keywords in a recording: one line (or JSON line) per event.
+    /// Spot keywords in recordings: one line (or JSON line) per event.
     Detect(kws::DetectArgs),
     /// Spot keywords live from an input device (a microphone): one line (or JSON line) per
     /// event.
@@ -61,8 +61,8 @@ enum Command {
     /// Fit an anomaly model (an autoencoder) to recordings of normal operation, on this
     /// machine, and calibrate its threshold.
     Fit(anomaly::FitArgs),
-    /// Anomaly scores of a recording or sensor series: one line (or JSON line) per frame or
-    /// row, and the anomaly events.
+    /// Anomaly scores of recordings or sensor series: one line (or JSON line) per frame or
+    /// row, and the anomaly events; or one line per input (--summary).
     Score(anomaly::ScoreArgs),
     /// Run the streaming series detector on the Numenta Anomaly Benchmark, write the results
     /// in NAB's layout and score them with NAB's rules.
