@@ -13,7 +13,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 pub use crate::autoencoder::TrainParams;
 use crate::autoencoder::{set_metadata, to_onnx, train_rows};
-use crate::error::DetectorError;
+use crate::error::{DetectorError, check};
 use crate::model::{check_frames, keys, metadata, parse_onnx};
 
 /// Windows scored per model run when the model takes any batch size.
@@ -487,7 +487,7 @@ impl AnomalyScorer {
 
     /// Replaces the model's threshold (infinite: never an event).
     pub fn set_threshold(&mut self, threshold: f32) -> Result<(), DetectorError> {
-        crate::kws::check("threshold", threshold.into(), threshold >= 0.0, "0..")?;
+        check("threshold", threshold.into(), threshold >= 0.0, "0..")?;
         self.scoring.threshold = threshold;
         Ok(())
     }

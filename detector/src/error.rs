@@ -93,3 +93,21 @@ pub enum DetectorError {
         samples: usize,
     },
 }
+
+/// `Ok` if `ok`, else a [`DetectorError::Param`] naming the parameter and its range.
+pub(crate) fn check(
+    name: &str,
+    value: f64,
+    ok: bool,
+    range: &'static str,
+) -> Result<(), DetectorError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(DetectorError::Param {
+            name: name.to_string(),
+            value,
+            range,
+        })
+    }
+}

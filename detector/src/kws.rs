@@ -2,7 +2,7 @@
 
 use hark_dsp::{Frontend, SampleRate};
 
-use crate::error::DetectorError;
+use crate::error::{DetectorError, check};
 use crate::model::{KwsModel, StreamState};
 
 /// The answer for one clip.
@@ -189,24 +189,6 @@ impl DetectorParams {
             }
         }
         Ok(())
-    }
-}
-
-/// `Ok` if `ok`, else a [`DetectorError::Param`] naming the parameter and its range.
-pub(crate) fn check(
-    name: &str,
-    value: f64,
-    ok: bool,
-    range: &'static str,
-) -> Result<(), DetectorError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(DetectorError::Param {
-            name: name.to_string(),
-            value,
-            range,
-        })
     }
 }
 
