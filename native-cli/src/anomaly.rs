@@ -427,7 +427,7 @@ struct Summary {
 }
 
 /// Prints scores and events; maps row indices to CSV timestamps when the input has them.
-struct Printer {
+pub(crate) struct Printer {
     json: bool,
     events_only: bool,
     /// With `--summary`: nothing is printed per frame, this adds it up.
@@ -442,6 +442,20 @@ struct Printer {
 }
 
 impl Printer {
+    /// A printer of every score and event (or only the events) of one input, with no file
+    /// name and no timestamps: a live stream.
+    pub(crate) fn new(json: bool, events_only: bool) -> Printer {
+        Printer {
+            json,
+            events_only,
+            summary: None,
+            file: None,
+            windows: 0,
+            stamps: VecDeque::new(),
+            first: 0,
+        }
+    }
+
     fn stamp(&self, index: u64) -> Option<&str> {
         let i = usize::try_from(index.checked_sub(self.first)?).ok()?;
         self.stamps.get(i)?.as_deref()
@@ -476,7 +490,7 @@ impl Printer {
         }
     }
 
-    fn print(&mut self, output: &AnomalyOutput) {
+    pub(crate) fn print(&mut self, output: &AnomalyOutput) {
         if matches!(output, AnomalyOutput::Score(_)) {
             self.windows += 1;
         }

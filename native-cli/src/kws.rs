@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use hark_detector::{DENSE_FROM, DetectorParams, GATE_FROM, KwsModel, Pipeline, REARM};
 use serde_json::json;
 
+use crate::Usage;
 use crate::input::{self, InputArgs, Reader};
 
 /// Arguments of `hark classify`.
@@ -44,15 +45,17 @@ pub struct DetectArgs {
 #[derive(Debug, clap::Args)]
 pub struct DetectorOptions {
     /// An ONNX keyword model, window or streaming (default: the bundled 12-class streaming
-    /// model; with `--gate`, the bundled window model).
+    /// model; with `--gate`, the bundled window model). `listen` also takes an anomaly model
+    /// from `hark fit` (its scores and events are then printed as by `hark score`).
     #[arg(long)]
     model: Option<PathBuf>,
     /// JSON lines: one per event, {"keyword", "start", "end", "score"} (and status lines from
     /// `listen`).
     #[arg(long)]
     pub json: bool,
-    /// One threshold for every keyword instead of the model's own.
-    #[arg(long, value_parser = threshold)]
+    /// One threshold for every keyword instead of the model's own, in (0, 1]; for an anomaly
+    /// model (`listen`), the threshold of its smoothed score instead of the calibrated one.
+    #[arg(long, value_parser = positive)]
     threshold: Option<f32>,
     /// Run a window model every N feature frames (10 ms each); a streaming model
     /// (models/kws/kws12_stream.onnx) runs on its own step and ignores this.
@@ -121,8 +124,48 @@ impl Detector {
 }
 
 impl DetectorOptions {
+    /// `--model`.
+    pub fn model_path(&self) -> Option<&Path> {
+        self.model.as_deref()
+    }
+
+    /// `--threshold`.
+    pub fn threshold(&self) -> Option<f32> {
+        self.threshold
+    }
+
+    /// The options given that only the keyword detector reads (those at their defaults are
+    /// not counted), as their flags.
+    pub fn keyword_options_set(&self) -> Vec<&'static str> {
+        let default = DetectorParams::default();
+        [
+            ("--stride", self.stride != default.stride_frames),
+            ("--dense-from", self.dense_from != DENSE_FROM),
+            ("--no-dense", self.no_dense),
+            ("--dense-stride", self.dense_stride != default.dense_stride),
+            ("--smoothing-ms", self.smoothing_ms.is_some()),
+            ("--refractory", self.refractory != default.refractory),
+            ("--rearm", self.rearm != REARM),
+            ("--gate", self.gate.is_some()),
+            ("--gate-from", self.gate_from != GATE_FROM),
+            ("--gate-hold-ms", self.gate_hold_ms.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, set)| set.then_some(flag))
+        .collect()
+    }
+
     /// The model, its gate and the detector parameters these options ask for.
     pub fn load(&self) -> Result<Detector> {
+        if let Some(t) = self.threshold
+            && t > 1.0
+        {
+            return Err(Usage(format!(
+                "--threshold {t}: {t} is not a number in (0, 1] (a keyword's score is a \
+                 probability)"
+            ))
+            .into());
+        }
         // No --model: streams get the streaming model, a gate's main model is the window one.
         let model = match (&self.model, &self.gate) {
             (Some(_), _) => load_model(self.model.as_deref())?,
@@ -210,6 +253,15 @@ fn refractory(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => Ok(s),
         _ => Err(format!("`{text}` is not a time from 0 to 3600 seconds")),
+    }
+}
+
+/// A finite number above 0 (`--threshold`: keyword models check (0, 1] when loaded, anomaly
+/// models take any).
+fn positive(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text} is not a number above 0")),
     }
 }
 

@@ -1,9 +1,12 @@
-//! `hark listen` and `hark devices`: keyword spotting on a live input device (cpal).
+//! `hark listen` and `hark devices`: keyword spotting, or anomaly scoring, on a live input
+//! device (cpal).
 //!
-//! The device's callback only converts its samples to mono `f32` and pushes them into a
-//! lock-free single-producer ring (ringbuf), sized in milliseconds. It never allocates,
-//! locks, prints or blocks: when the ring is full the samples are dropped and counted. The
-//! main thread pops the ring, runs the keyword [`Pipeline`] and prints events and status.
+//! The device's callback only converts its samples to `f32` (mono, or every channel
+//! interleaved for an anomaly model of several) and pushes them into a lock-free
+//! single-producer ring (ringbuf), sized in milliseconds. It never allocates, locks, prints or
+//! blocks: when the ring is full the samples are dropped and counted (whole sample frames).
+//! The main thread pops the ring, runs the keyword [`Pipeline`] or the [`AnomalyScorer`] and
+//! prints what they find, and the status.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,14 +15,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
-use hark_detector::{Event, Pipeline};
+use hark_detector::{AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyScorer, Event, Pipeline};
 use hark_dsp::SampleRate;
 use ringbuf::HeapRb;
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use serde_json::json;
 
+use crate::Usage;
+use crate::anomaly::Printer;
 use crate::input::ChannelSelect;
-use crate::kws::{DetectorOptions, round};
+use crate::kws::{Detector, DetectorOptions, round};
 
 /// Arguments of `hark listen`.
 #[derive(Debug, clap::Args)]
@@ -43,6 +48,9 @@ pub struct ListenArgs {
     /// Use only this channel of the device (from 0) instead of the mean of all channels.
     #[arg(long)]
     channel: Option<usize>,
+    /// With an anomaly model: print only the anomaly events, not every frame's score.
+    #[arg(long)]
+    events_only: bool,
     /// Make the detector sleep this many milliseconds after each chunk it takes from the ring
     /// (to see the drop counter at work).
     #[arg(long, hide = true, default_value_t = 0)]
@@ -82,6 +90,9 @@ struct Opened {
     id: String,
     rate: SampleRate,
     channels: u16,
+    /// Samples per sample frame in the ring: 1, or every channel for an anomaly model of
+    /// several.
+    width: usize,
     format: SampleFormat,
     error: Arc<std::sync::Mutex<Option<String>>>,
     /// Frames to capture (`--duration`), or `u64::MAX`.
@@ -126,9 +137,14 @@ fn find_device(host: &cpal::Host, spec: Option<&str>) -> Result<cpal::Device> {
     )
 }
 
-/// The device config closest to what the model wants: its rate if the device has it, one
-/// channel, and 16-bit integers or floats.
-fn choose_config(device: &cpal::Device, want_rate: u32) -> Result<cpal::SupportedStreamConfig> {
+/// The device config closest to what the model wants: its rate if the device has it, 16-bit
+/// integers or floats, and one channel for a model of one (which mixes or picks from more),
+/// exactly `channels` for an anomaly model of several.
+fn choose_config(
+    device: &cpal::Device,
+    want_rate: u32,
+    channels: u16,
+) -> Result<cpal::SupportedStreamConfig> {
     let format_rank = |f: SampleFormat| match f {
         SampleFormat::I16 => 0,
         SampleFormat::F32 => 1,
@@ -136,15 +152,31 @@ fn choose_config(device: &cpal::Device, want_rate: u32) -> Result<cpal::Supporte
         SampleFormat::U16 | SampleFormat::I8 | SampleFormat::U8 | SampleFormat::F64 => 3,
         _ => 9,
     };
-    let ranges: Vec<_> = device
+    let exact = channels > 1;
+    let all: Vec<_> = device
         .supported_input_configs()
         .context("cannot read the device's configurations")?
         .filter(|r| format_rank(r.sample_format()) < 9)
         .collect();
+    let ranges: Vec<_> = all
+        .iter()
+        .filter(|r| !exact || r.channels() == channels)
+        .collect();
+    if exact && ranges.is_empty() && !all.is_empty() {
+        let mut offered: Vec<u16> = all.iter().map(|r| r.channels()).collect();
+        offered.sort_unstable();
+        offered.dedup();
+        let offered: Vec<String> = offered.iter().map(u16::to_string).collect();
+        bail!(
+            "the model reads {channels} channels side by side (it was fitted on a \
+             {channels}-channel recording), but the device offers {} channel(s)",
+            offered.join(", ")
+        );
+    }
     let best = ranges.iter().min_by_key(|r| {
         (
             !r.contains_rate(want_rate),
-            r.channels() != 1,
+            r.channels() != channels,
             format_rank(r.sample_format()),
             r.channels(),
         )
@@ -156,7 +188,9 @@ fn choose_config(device: &cpal::Device, want_rate: u32) -> Result<cpal::Supporte
             let default = device
                 .default_input_config()
                 .context("cannot read the device's default configuration")?;
-            if format_rank(default.sample_format()) < 9 {
+            if format_rank(default.sample_format()) < 9
+                && (!exact || default.channels() == channels)
+            {
                 Ok(default)
             } else {
                 ranges
@@ -170,11 +204,20 @@ fn choose_config(device: &cpal::Device, want_rate: u32) -> Result<cpal::Supporte
     }
 }
 
+/// What the device is opened for.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    /// The model's sample rate, asked of the device (else resampled).
+    rate: u32,
+    /// One (mixed or picked, `select`), or every channel of an anomaly model of several.
+    channels: u16,
+    select: ChannelSelect,
+}
+
 fn open(
     spec: Option<&str>,
-    want_rate: u32,
+    want: Want,
     ring_ms: u32,
-    select: ChannelSelect,
     counters: &Arc<Counters>,
     duration: Option<f64>,
 ) -> Result<Opened> {
@@ -184,16 +227,19 @@ fn open(
         .id()
         .map(|i| i.to_string())
         .unwrap_or_else(|_| spec.unwrap_or("default").to_string());
-    let supported = choose_config(&device, want_rate).with_context(|| id.clone())?;
+    let supported = choose_config(&device, want.rate, want.channels).with_context(|| id.clone())?;
     let format = supported.sample_format();
     let config: cpal::StreamConfig = supported.config();
     let channels = config.channels;
-    select.check(&id, usize::from(channels))?;
+    want.select.check(&id, usize::from(channels))?;
     let rate = SampleRate::new(config.sample_rate)
         .with_context(|| format!("{id}: the device reports a rate of 0 Hz"))?;
-    crate::kws::warn_if_below_speech(&id, rate);
+    if want.select != ChannelSelect::All {
+        crate::kws::warn_if_below_speech(&id, rate);
+    }
     let limit = duration.map_or(u64::MAX, |s| (s * f64::from(rate.hz())).round() as u64);
-    let capacity = (u64::from(rate.hz()) * u64::from(ring_ms) / 1000).max(256) as usize;
+    let width = want.select.width(usize::from(channels));
+    let capacity = (u64::from(rate.hz()) * u64::from(ring_ms) / 1000).max(256) as usize * width;
     let (producer, consumer) = HeapRb::<f32>::new(capacity).split();
     let error = Arc::new(std::sync::Mutex::new(None));
     let on_error = {
@@ -210,7 +256,7 @@ fn open(
     let capture = Capture {
         producer,
         channels: usize::from(channels),
-        select,
+        select: want.select,
         counters: Arc::clone(counters),
         limit,
     };
@@ -239,11 +285,16 @@ fn open(
         id,
         rate,
         channels,
+        width,
         format,
         error,
         limit,
     })
 }
+
+/// The most channels an anomaly model may read from a device: the callback converts them in
+/// blocks of [`Capture::BLOCK`] samples.
+const MAX_CHANNELS: usize = 64;
 
 /// The state the device callback owns.
 struct Capture {
@@ -255,32 +306,49 @@ struct Capture {
 }
 
 impl Capture {
-    /// The callback's work: convert, mix to mono, push; count what does not fit. No
-    /// allocation, no lock, no print.
+    const BLOCK: usize = 256;
+
+    /// The callback's work: convert, mix to mono (or keep every channel), push; count the
+    /// sample frames that do not fit. No allocation, no lock, no print.
     fn push<T: SizedSample>(&mut self, data: &[T])
     where
         f32: FromSample<T>,
     {
-        const BLOCK: usize = 256;
-        let mut block = [0.0f32; BLOCK];
+        let mut block = [0.0f32; Self::BLOCK];
         let channels = self.channels;
         let captured = self.counters.captured.load(Ordering::Relaxed);
         let room = self.limit.saturating_sub(captured);
         let frames = ((data.len() / channels) as u64).min(room) as usize;
+        let data = &data[..frames * channels];
         let mut dropped = 0u64;
-        for chunk in data[..frames * channels].chunks(BLOCK * channels) {
-            let n = chunk.len() / channels;
-            for (slot, frame) in block.iter_mut().zip(chunk.chunks_exact(channels)) {
-                *slot = match self.select {
-                    // The live input is mono: `All` is never asked for here.
-                    ChannelSelect::Mix | ChannelSelect::All => {
-                        frame.iter().map(|&s| f32::from_sample_(s)).sum::<f32>() / channels as f32
-                    }
-                    ChannelSelect::Only(k) => f32::from_sample_(frame[k]),
-                };
+        if self.select == ChannelSelect::All {
+            // Every channel, interleaved, and only whole sample frames into the ring, so that
+            // what the detector pops never starts inside one.
+            let per_block = (Self::BLOCK / channels).max(1);
+            for chunk in data.chunks(per_block * channels) {
+                let n = chunk.len() / channels;
+                for (slot, &s) in block.iter_mut().zip(chunk) {
+                    *slot = f32::from_sample_(s);
+                }
+                let fit = (self.producer.vacant_len() / channels).min(n);
+                let pushed = self.producer.push_slice(&block[..fit * channels]);
+                dropped += (n - pushed / channels) as u64;
             }
-            let pushed = self.producer.push_slice(&block[..n]);
-            dropped += (n - pushed) as u64;
+        } else {
+            for chunk in data.chunks(Self::BLOCK * channels) {
+                let n = chunk.len() / channels;
+                for (slot, frame) in block.iter_mut().zip(chunk.chunks_exact(channels)) {
+                    *slot = match self.select {
+                        ChannelSelect::Only(k) => f32::from_sample_(frame[k]),
+                        ChannelSelect::Mix | ChannelSelect::All => {
+                            frame.iter().map(|&s| f32::from_sample_(s)).sum::<f32>()
+                                / channels as f32
+                        }
+                    };
+                }
+                let pushed = self.producer.push_slice(&block[..n]);
+                dropped += (n - pushed) as u64;
+            }
         }
         self.counters
             .captured
@@ -309,11 +377,215 @@ where
     )
 }
 
+/// What `hark listen` runs: the keyword detector, or an anomaly model from `hark fit`.
+#[allow(clippy::large_enum_variant)] // one per process
+enum Job {
+    Keywords(Detector),
+    Anomaly(AnomalyModel),
+}
+
+impl Job {
+    /// The job `--model` asks for: an anomaly model if its metadata says so, else the
+    /// keyword detector (the bundled streaming model without `--model`).
+    fn load(args: &ListenArgs) -> Result<Job> {
+        let options = &args.detector;
+        let anomaly = match options.model_path() {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read model {}", path.display()))?;
+                match hark_detector::model_kind(&bytes) {
+                    Ok(kind) if kind == "anomaly" => Some(
+                        AnomalyModel::from_bytes(&bytes)
+                            .with_context(|| format!("model {}", path.display()))?,
+                    ),
+                    // A keyword model, or not a model: the keyword loader says which.
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let Some(model) = anomaly else {
+            if args.events_only {
+                return Err(Usage(
+                    "--events-only is for anomaly models (a keyword model prints only its \
+                     events)"
+                        .into(),
+                )
+                .into());
+            }
+            return Ok(Job::Keywords(options.load()?));
+        };
+        let keyword_only = options.keyword_options_set();
+        if let Some(flag) = keyword_only.first() {
+            return Err(Usage(format!(
+                "{flag} is an option of the keyword detector; the model is an anomaly model"
+            ))
+            .into());
+        }
+        if *model.input() == AnomalyInput::Values {
+            bail!(
+                "the model reads sensor values (fitted with --preset metric), not an input \
+                 device's audio: pipe the rows to `hark score - --model M --format csv` instead"
+            );
+        }
+        if model.channels() > MAX_CHANNELS {
+            bail!(
+                "the model reads {} channels; hark listen takes at most {MAX_CHANNELS}",
+                model.channels()
+            );
+        }
+        if model.channels() > 1
+            && let Some(k) = args.channel
+        {
+            return Err(Usage(format!(
+                "--channel {k}: the model reads {c} channels side by side (it was fitted on a \
+                 {c}-channel recording), so it listens to all of them",
+                c = model.channels()
+            ))
+            .into());
+        }
+        Ok(Job::Anomaly(model))
+    }
+
+    fn want(&self, channel: Option<usize>) -> Want {
+        let select = channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
+        match self {
+            Job::Keywords(d) => Want {
+                rate: d.model.feature_config().sample_rate.hz(),
+                channels: 1,
+                select,
+            },
+            Job::Anomaly(model) => {
+                let rate = match model.input() {
+                    AnomalyInput::Features(config) => config.sample_rate.hz(),
+                    // Refused in `load`.
+                    AnomalyInput::Values => 1,
+                };
+                match model.channels() {
+                    1 => Want {
+                        rate,
+                        channels: 1,
+                        select,
+                    },
+                    c => Want {
+                        rate,
+                        channels: u16::try_from(c).unwrap_or(u16::MAX),
+                        select: ChannelSelect::All,
+                    },
+                }
+            }
+        }
+    }
+
+    /// What runs on samples at `rate`; its times start at `offset` seconds.
+    fn sink<'a>(&'a self, args: &'a ListenArgs, rate: SampleRate, offset: f64) -> Result<Sink<'a>> {
+        Ok(match self {
+            Job::Keywords(detector) => Sink::Keywords {
+                pipeline: detector.pipeline(rate)?,
+                options: &args.detector,
+                offset,
+            },
+            Job::Anomaly(model) => {
+                let mut scorer = AnomalyScorer::new(model.clone(), rate)?;
+                if let Some(t) = args.detector.threshold() {
+                    scorer.set_threshold(t)?;
+                }
+                Sink::Anomaly {
+                    scorer,
+                    printer: Printer::new(args.detector.json, args.events_only),
+                    offset,
+                }
+            }
+        })
+    }
+}
+
+/// The detector on the consumer's side of the ring, printing what it finds.
+#[allow(clippy::large_enum_variant)] // one per process
+enum Sink<'a> {
+    Keywords {
+        pipeline: Pipeline,
+        options: &'a DetectorOptions,
+        offset: f64,
+    },
+    Anomaly {
+        scorer: AnomalyScorer,
+        printer: Printer,
+        offset: f64,
+    },
+}
+
+impl Sink<'_> {
+    /// Runs samples through; `events` counts what is reported.
+    fn push(&mut self, samples: &[f32], events: &mut u64) -> Result<()> {
+        match self {
+            Sink::Keywords {
+                pipeline,
+                options,
+                offset,
+            } => pipeline.push(samples, keyword_printer(options, *offset, events))?,
+            Sink::Anomaly {
+                scorer,
+                printer,
+                offset,
+            } => scorer.push(samples, anomaly_printer(printer, *offset, events))?,
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: what the pipeline or scorer still holds is reported.
+    fn finish(&mut self, events: &mut u64) -> Result<()> {
+        match self {
+            Sink::Keywords {
+                pipeline,
+                options,
+                offset,
+            } => pipeline.finish(keyword_printer(options, *offset, events))?,
+            Sink::Anomaly {
+                scorer,
+                printer,
+                offset,
+            } => scorer.finish(anomaly_printer(printer, *offset, events))?,
+        }
+        Ok(())
+    }
+}
+
+fn keyword_printer<'a>(
+    options: &'a DetectorOptions,
+    offset: f64,
+    events: &'a mut u64,
+) -> impl FnMut(Event) + 'a {
+    move |mut e: Event| {
+        *events += 1;
+        e.start += offset;
+        e.end += offset;
+        options.print(&e);
+    }
+}
+
+fn anomaly_printer<'a>(
+    printer: &'a mut Printer,
+    offset: f64,
+    events: &'a mut u64,
+) -> impl FnMut(AnomalyOutput) + 'a {
+    move |mut o: AnomalyOutput| {
+        match &mut o {
+            AnomalyOutput::Score(s) => s.time += offset,
+            AnomalyOutput::Event(e) => {
+                *events += 1;
+                e.start += offset;
+                e.end += offset;
+            }
+        }
+        printer.print(&o);
+    }
+}
+
 /// Runs `hark listen`.
 pub fn listen(args: &ListenArgs) -> Result<()> {
-    let detector = args.detector.load()?;
-    let want_rate = detector.model.feature_config().sample_rate.hz();
-    let select = args.channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
+    let job = Job::load(args)?;
+    let want = job.want(args.channel);
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
@@ -322,15 +594,8 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     }
     let counters = Arc::new(Counters::default());
     let spec = args.device.as_deref();
-    let mut opened = open(
-        spec,
-        want_rate,
-        args.ring_ms,
-        select,
-        &counters,
-        args.duration,
-    )?;
-    let mut pipeline = detector.pipeline(opened.rate)?;
+    let mut opened = open(spec, want, args.ring_ms, &counters, args.duration)?;
+    let mut sink = job.sink(args, opened.rate, 0.0)?;
     let json = args.detector.json;
     let status = |what: &str, opened: &Opened, counters: &Counters, events: u64| {
         let rate = f64::from(opened.rate.hz());
@@ -347,12 +612,16 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     };
     if !json {
         eprintln!(
-            "hark: listening on {} ({} Hz, {} channel{}, {}){}",
+            "hark: listening on {} ({} Hz, {} channel{}, {}){}{}",
             opened.id,
             opened.rate.hz(),
             opened.channels,
             if opened.channels == 1 { "" } else { "s" },
             opened.format,
+            match &job {
+                Job::Keywords(_) => "",
+                Job::Anomaly(_) => " for anomalies",
+            },
             if args.duration.is_some() {
                 ""
             } else {
@@ -361,19 +630,20 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         );
     }
     status("listening", &opened, &counters, 0);
-    let events = std::cell::Cell::new(0u64);
-    let mut print = |e: Event| {
-        events.set(events.get() + 1);
-        args.detector.print(&e);
-    };
-    let mut buffer = vec![0.0f32; 4096];
+    let mut events = 0u64;
+    // Whole sample frames of the ring's width.
+    let mut buffer = vec![0.0f32; 4096 / opened.width * opened.width];
+    // Sample frames the current sink has taken, for the times after a reopen at another rate.
+    let mut taken = 0u64;
+    let mut offset = 0.0;
     let mut next_status = 10.0;
     let mut dropped_reported = 0;
     let mut outcome = Ok(());
     loop {
         let n = opened.consumer.pop_slice(&mut buffer);
         if n > 0 {
-            pipeline.push(&buffer[..n], &mut print)?;
+            sink.push(&buffer[..n], &mut events)?;
+            taken += (n / opened.width) as u64;
             if args.consumer_delay_ms > 0 {
                 std::thread::sleep(Duration::from_millis(args.consumer_delay_ms));
             }
@@ -385,7 +655,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             next_status += 10.0;
             let dropped = counters.dropped.load(Ordering::Acquire);
             if json {
-                status("running", &opened, &counters, events.get());
+                status("running", &opened, &counters, events);
             } else if dropped > dropped_reported {
                 eprintln!(
                     "hark: warning: {dropped} samples dropped so far (the detector cannot keep up)"
@@ -416,16 +686,19 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
                 break;
             }
             eprintln!("hark: warning: {}: {message}; reopening", opened.id);
-            match reopen(spec, want_rate, args, select, &counters, &stop) {
+            match reopen(spec, want, args, &counters, &stop) {
                 Some(Ok(new)) => {
                     // What the failed device delivered before it failed is still audio.
-                    drain(&mut opened, &mut pipeline, &mut buffer, &mut print)?;
+                    taken += drain(&mut opened, &mut sink, &mut buffer, &mut events)?;
                     if new.rate != opened.rate {
-                        pipeline.finish(&mut print)?;
-                        pipeline = detector.pipeline(new.rate)?;
+                        // A new front end for the new rate; its times go on from the old.
+                        sink.finish(&mut events)?;
+                        offset += taken as f64 / f64::from(opened.rate.hz());
+                        taken = 0;
+                        sink = job.sink(args, new.rate, offset)?;
                     }
                     opened = new;
-                    status("reopened", &opened, &counters, events.get());
+                    status("reopened", &opened, &counters, events);
                     continue;
                 }
                 Some(Err(e)) => {
@@ -443,9 +716,8 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     if let Err(e) = opened.stream.pause() {
         eprintln!("hark: warning: {}: cannot stop the stream: {e}", opened.id);
     }
-    drain(&mut opened, &mut pipeline, &mut buffer, &mut print)?;
-    pipeline.finish(&mut print)?;
-    let events = events.get();
+    drain(&mut opened, &mut sink, &mut buffer, &mut events)?;
+    sink.finish(&mut events)?;
     let rate = f64::from(opened.rate.hz());
     let seconds = counters.captured.load(Ordering::Acquire) as f64 / rate;
     let dropped = counters.dropped.load(Ordering::Acquire);
@@ -460,35 +732,37 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     outcome
 }
 
-/// Runs what the ring still holds through the pipeline. The device must be paused or failed,
-/// or its samples keep coming; only what it had captured before is taken (a ring's worth at
-/// most, so a device that keeps filling it cannot hold the loop).
+/// Runs what the ring still holds through the sink and returns the sample frames taken. The
+/// device must be paused or failed, or its samples keep coming; only what it had captured
+/// before is taken (a ring's worth at most, so a device that keeps filling it cannot hold the
+/// loop).
 fn drain(
     opened: &mut Opened,
-    pipeline: &mut Pipeline,
+    sink: &mut Sink,
     buffer: &mut [f32],
-    print: &mut impl FnMut(Event),
-) -> Result<()> {
+    events: &mut u64,
+) -> Result<u64> {
     let mut left = opened.consumer.occupied_len();
+    let mut taken = 0;
     while left > 0 {
         let take = left.min(buffer.len());
         let n = opened.consumer.pop_slice(&mut buffer[..take]);
         if n == 0 {
             break;
         }
-        pipeline.push(&buffer[..n], &mut *print)?;
+        sink.push(&buffer[..n], events)?;
+        taken += (n / opened.width) as u64;
         left -= n;
     }
-    Ok(())
+    Ok(taken)
 }
 
 /// Tries to reopen the device every second until it works, Ctrl-C (`None`) or a usage
 /// error that retrying cannot fix.
 fn reopen(
     spec: Option<&str>,
-    want_rate: u32,
+    want: Want,
     args: &ListenArgs,
-    select: ChannelSelect,
     counters: &Arc<Counters>,
     stop: &AtomicBool,
 ) -> Option<Result<Opened>> {
@@ -498,14 +772,7 @@ fn reopen(
         if stop.load(Ordering::Acquire) {
             return None;
         }
-        match open(
-            spec,
-            want_rate,
-            args.ring_ms,
-            select,
-            counters,
-            args.duration,
-        ) {
+        match open(spec, want, args.ring_ms, counters, args.duration) {
             Ok(o) => return Some(Ok(o)),
             Err(e) if started.elapsed() > Duration::from_secs(1) => {
                 eprintln!("hark: warning: {e:#}; retrying");

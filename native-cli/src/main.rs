@@ -23,6 +23,19 @@ pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+/// A usage error found after the arguments were parsed (a combination that the model read
+/// rules out): exit code 2, as for clap's own.
+#[derive(Debug)]
+pub(crate) struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 mod anomaly;
 mod decoded;
 mod features;
@@ -54,7 +67,7 @@ enum Command {
     /// Spot keywords in recordings: one line (or JSON line) per event.
     Detect(kws::DetectArgs),
     /// Spot keywords live from an input device (a microphone): one line (or JSON line) per
-    /// event.
+    /// event; or, with an anomaly model from `fit`, score the device as `score` scores a file.
     Listen(listen::ListenArgs),
     /// List the input devices, with their ids for `listen --device` and their configurations.
     Devices(listen::DevicesArgs),
@@ -94,7 +107,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hark: error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(if e.downcast_ref::<Usage>().is_some() {
+                2
+            } else {
+                1
+            })
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `hark listen` on a real ALSA capture device: a PCM of `type file` whose `infile` is a raw
 //! recording (native-cli/tests/alsa/hark_test.conf), opened through cpal like a microphone.
 //! The device delivers the file faster than real time and zeros after its end, so the tests
-//! bound the capture with `--duration`.
+//! bound the capture with `--duration`. With an anomaly model from `hark fit`, `listen` scores
+//! the device as `hark score` scores a file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{fails_with, hark, hark_env, json_lines};
+use hark_tests::machine::{Episode, Fault, machine, write_wav};
 
 fn alsa_config() -> String {
     let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/hark_test.conf");
@@ -226,4 +228,272 @@ fn ctrl_c_runs_what_the_ring_holds_before_stopping() {
     // (The device goes on with zeros after the file, unpaced: those overflow the ring and
     // are counted as dropped, after the recording.)
     assert_eq!(lines.last().unwrap()["status"], "stopped");
+}
+
+/// The samples of a 16-bit WAV file as the raw s16le the file device plays (interleaved as in
+/// the file), so that `listen` hears exactly what `score` reads from the file.
+fn raw_of_wav(wav: &Path, raw: &Path) {
+    let mut reader = hound::WavReader::open(wav).unwrap();
+    assert_eq!(reader.spec().bits_per_sample, 16);
+    let bytes: Vec<u8> = reader
+        .samples::<i16>()
+        .flat_map(|s| s.unwrap().to_le_bytes())
+        .collect();
+    std::fs::write(raw, bytes).unwrap();
+}
+
+/// A synthetic machine's normal running (`normal_seconds`, seed 1) and a recording of another
+/// run (30 s, seed 2) with bearing impacts at 8-12 s and imbalance at 20-24 s, as 16-bit WAV
+/// files of `channels` (the machine seen at gains 1, 0.6, 0.3, ...), the second also as the
+/// device's raw input. Returns (normal.wav, faulty.wav, faulty.raw, the faults).
+fn machine_files(
+    dir: &Path,
+    rate: u32,
+    channels: u16,
+    normal_seconds: f64,
+) -> (PathBuf, PathBuf, PathBuf, [Episode; 2]) {
+    let faults = [
+        Episode {
+            fault: Fault::Bearing,
+            start: 8.0,
+            end: 12.0,
+        },
+        Episode {
+            fault: Fault::Imbalance(3.0),
+            start: 20.0,
+            end: 24.0,
+        },
+    ];
+    let spread = |mono: Vec<f32>| -> Vec<f32> {
+        mono.iter()
+            .flat_map(|&s| (0..channels).map(move |k| s * 0.6f32.powi(i32::from(k))))
+            .collect()
+    };
+    let normal = dir.join("normal.wav");
+    let faulty = dir.join("faulty.wav");
+    let raw = dir.join("faulty.raw");
+    let samples = spread(machine(rate, normal_seconds, 1, &[]));
+    write_wav(&normal, rate, channels, 16, &samples).unwrap();
+    write_wav(
+        &faulty,
+        rate,
+        channels,
+        16,
+        &spread(machine(rate, 30.0, 2, &faults)),
+    )
+    .unwrap();
+    raw_of_wav(&faulty, &raw);
+    (normal, faulty, raw, faults)
+}
+
+fn fit(normal: &Path, model: &Path, preset: &str) {
+    let out = hark(&[
+        "fit",
+        "--normal",
+        normal.to_str().unwrap(),
+        "--output",
+        model.to_str().unwrap(),
+        "--preset",
+        preset,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON lines of `listen` without its status lines.
+fn without_status(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l.get("status").is_none())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn listen_with_an_anomaly_model_scores_the_device_as_score_scores_the_file() {
+    // A microphone by a machine: `hark listen --model pump.onnx` prints what `hark score`
+    // prints for the same samples, every frame's score and the events, and finds both
+    // faults.
+    let dir = tempfile::tempdir().unwrap();
+    let (normal, faulty, raw, faults) = machine_files(dir.path(), 16_000, 1, 60.0);
+    let model = dir.path().join("pump.onnx");
+    fit(&normal, &model, "audio");
+    let model = model.to_str().unwrap();
+    let heard = json_lines(&listen(
+        &raw,
+        &["--model", model, "--duration", "30", "--ring-ms", "40000"],
+    ));
+    let first = &heard[0];
+    assert_eq!(first["status"], "listening");
+    assert_eq!(
+        (first["rate"].as_u64(), first["channels"].as_u64()),
+        (Some(16_000), Some(1))
+    );
+    let last = heard.last().unwrap();
+    assert_eq!(last["status"], "stopped");
+    assert_eq!(last["dropped"], 0);
+    assert_eq!(last["events"], 2);
+    let scored = json_lines(&hark(&[
+        "score",
+        faulty.to_str().unwrap(),
+        "--model",
+        model,
+        "--json",
+    ]));
+    let heard = without_status(&heard);
+    assert!(heard.len() > 900, "{} lines", heard.len());
+    assert_eq!(heard, scored, "listen and score differ");
+    let events: Vec<&serde_json::Value> =
+        heard.iter().filter(|l| l["event"] == "anomaly").collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (event, fault) in events.iter().zip(&faults) {
+        let start = event["start"].as_f64().unwrap();
+        assert!(
+            start >= fault.start && start < fault.start + 1.0,
+            "{event} is not at {fault:?}"
+        );
+    }
+
+    // --events-only and --threshold, as for `score`.
+    let only = json_lines(&listen(
+        &raw,
+        &[
+            "--model",
+            model,
+            "--duration",
+            "30",
+            "--ring-ms",
+            "40000",
+            "--events-only",
+            "--threshold",
+            "40",
+        ],
+    ));
+    let only = without_status(&only);
+    assert_eq!(only.len(), 2, "{only:?}");
+    assert!(
+        only.iter()
+            .all(|l| l["event"] == "anomaly" && l["peak"].as_f64().unwrap() > 40.0)
+    );
+}
+
+#[test]
+fn listen_reads_every_channel_an_anomaly_model_was_fitted_on() {
+    // Three axes of a vibration sensor through one 3-channel device: the model reads them
+    // side by side, so the device is opened with 3 channels and none is mixed away.
+    let dir = tempfile::tempdir().unwrap();
+    let (normal, faulty, raw, _) = machine_files(dir.path(), 8_000, 3, 60.0);
+    let model = dir.path().join("axes.onnx");
+    fit(&normal, &model, "vibration");
+    let model = model.to_str().unwrap();
+    let events = |output: &Output| -> Vec<serde_json::Value> {
+        json_lines(output)
+            .into_iter()
+            .filter(|l| l.get("event").is_some())
+            .collect()
+    };
+    let heard = listen(
+        &raw,
+        &[
+            "--model",
+            model,
+            "--duration",
+            "30",
+            "--ring-ms",
+            "40000",
+            "--events-only",
+        ],
+    );
+    let lines = json_lines(&heard);
+    assert_eq!(lines[0]["channels"], 3);
+    assert_eq!(lines[0]["rate"], 8_000);
+    let scored = hark(&[
+        "score",
+        faulty.to_str().unwrap(),
+        "--model",
+        model,
+        "--json",
+        "--events-only",
+    ]);
+    assert_eq!(events(&heard).len(), 2);
+    assert_eq!(events(&heard), events(&scored));
+
+    // A ring too small for what the device delivers: whole sample frames are dropped and
+    // counted, and what is kept stays aligned (a partial frame would be an error).
+    let slow = json_lines(&listen(
+        &raw,
+        &[
+            "--model",
+            model,
+            "--duration",
+            "30",
+            "--ring-ms",
+            "50",
+            "--consumer-delay-ms",
+            "20",
+            "--events-only",
+        ],
+    ));
+    let last = slow.last().unwrap();
+    assert_eq!(last["status"], "stopped");
+    let dropped = last["dropped"].as_u64().unwrap();
+    assert!(dropped > 0 && dropped < 30 * 8_000, "{last}");
+
+    let out = listen(
+        &raw,
+        &["--model", model, "--duration", "1", "--channel", "1"],
+    );
+    fails_with(&out, 2, &["--channel 1", "reads 3 channels side by side"]);
+}
+
+#[test]
+fn listen_refuses_options_the_model_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 0.0);
+    let (normal, _, _, _) = machine_files(dir.path(), 16_000, 1, 20.0);
+    let model = dir.path().join("pump.onnx");
+    fit(&normal, &model, "audio");
+    let model = model.to_str().unwrap();
+    for flag in [
+        &["--stride", "4"][..],
+        &["--gate", model],
+        &["--rearm", "0.5"],
+        &["--no-dense"],
+    ] {
+        let mut args = vec!["--model", model, "--duration", "1"];
+        args.extend_from_slice(flag);
+        let out = listen(&raw, &args);
+        fails_with(&out, 2, &[flag[0], "an option of the keyword detector"]);
+    }
+    // A keyword model prints only events anyway; its scores are probabilities.
+    fails_with(
+        &listen(&raw, &["--duration", "1", "--events-only"]),
+        2,
+        &["--events-only is for anomaly models"],
+    );
+    fails_with(
+        &listen(&raw, &["--duration", "1", "--threshold", "1.5"]),
+        2,
+        &["not a number in (0, 1]"],
+    );
+
+    // A model of sensor values reads rows, not a device's audio.
+    let csv = dir.path().join("temps.csv");
+    let rows: String = (0..400)
+        .map(|i| format!("{i},{}\n", 20.0 + (f64::from(i) * 0.1).sin()))
+        .collect();
+    std::fs::write(&csv, rows).unwrap();
+    let metric = dir.path().join("temps.onnx");
+    fit(&csv, &metric, "metric");
+    fails_with(
+        &listen(
+            &raw,
+            &["--model", metric.to_str().unwrap(), "--duration", "1"],
+        ),
+        1,
+        &["reads sensor values", "hark score -"],
+    );
 }
