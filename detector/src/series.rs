@@ -162,6 +162,8 @@ pub struct SeriesDetector {
     probation: usize,
     refractory: usize,
     seen: usize,
+    /// The last point's score before the one-report-per-burst rule.
+    score: f32,
     scorer: Scorer,
     /// The last `refractory` scores, for one report per burst.
     reported: VecDeque<f32>,
@@ -207,6 +209,7 @@ impl SeriesDetector {
             probation: params.probation,
             refractory: params.refractory,
             seen: 0,
+            score: 0.0,
             scorer,
             reported: VecDeque::with_capacity(params.refractory + 1),
             spatial_tolerance: params.spatial_tolerance,
@@ -221,9 +224,18 @@ impl SeriesDetector {
         self.seen
     }
 
+    /// The score of the last point pushed before the one-report-per-burst rule: what
+    /// [`push`](Self::push) returned, or inside a burst what it would have returned alone
+    /// (0 during the probationary period and for a value that is not finite).
+    pub fn score(&self) -> f32 {
+        self.score
+    }
+
     /// Takes the next point and returns its score in `[0, 1]` (0 during the probationary
-    /// period and for a value that is not finite, which is otherwise ignored).
+    /// period and for a value that is not finite, which is otherwise ignored), or 0 if it
+    /// only continues a burst already reported ([`score`](Self::score) has it then).
     pub fn push(&mut self, value: f32) -> f32 {
+        self.score = 0.0;
         if !value.is_finite() {
             return 0.0;
         }
@@ -234,6 +246,9 @@ impl SeriesDetector {
             Scorer::Autoencoder(a) => a.push(value),
         };
         let outside = self.outside_range(value);
+        if !in_probation {
+            self.score = if outside { 1.0 } else { score.unwrap_or(0.0) };
+        }
         match (score, outside) {
             _ if in_probation => 0.0,
             (_, true) => self.report_outside(),
@@ -708,10 +723,24 @@ mod tests {
             probation: 600,
             ..SeriesParams::default()
         });
-        let scores: Vec<f32> = (0..1600).map(|i| d.push(value(i))).collect();
+        let (scores, unreported): (Vec<f32>, Vec<f32>) =
+            (0..1600).map(|i| (d.push(value(i)), d.score())).unzip();
         assert_eq!(scores[1500..1512].iter().copied().fold(0.0, f32::max), 1.0);
         assert_eq!(scores[1542], 1.0);
         assert_eq!(scores[1550], 0.0, "one report per burst of new levels");
+        // `score` is what each point scored before the one-report-per-burst rule.
+        assert!(unreported[1550] > 0.99, "{}", unreported[1550]);
+        assert!(unreported[..600].iter().all(|&s| s == 0.0), "probation");
+        for (i, (&reported, &score)) in scores.iter().zip(&unreported).enumerate() {
+            assert!(
+                reported == score || reported == 0.0,
+                "point {i}: reported {reported}, scored {score}"
+            );
+        }
+        assert!(
+            scores.iter().filter(|&&s| s > 0.0).count()
+                < unreported.iter().filter(|&&s| s > 0.0).count()
+        );
     }
 
     #[test]

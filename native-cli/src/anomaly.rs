@@ -9,11 +9,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use hark_detector::{
     AnomalyInput, AnomalyModel, AnomalyOutput, AnomalyPreset, AnomalyScorer, Calibration,
-    fit_anomaly,
+    SeriesDetector, SeriesParams, fit_anomaly,
 };
 use hark_dsp::MultichannelFrontend;
 use serde_json::json;
 
+use crate::Usage;
 use crate::input::{self, ChannelSelect, Format, InputArgs, Reader};
 
 /// The kind of data a model is fitted for.
@@ -92,9 +93,16 @@ pub struct ScoreArgs {
     /// and a file that fails is reported and the others are still scored.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// An anomaly model from `hark fit` (or exported with the same metadata).
+    /// An anomaly model from `hark fit` (or exported with the same metadata). Without one,
+    /// a series of values (CSV rows, or raw values with --format) is learnt as it comes:
+    /// its first `--probation` rows, then each row is scored before the next is read (the
+    /// detector `hark nab` runs).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
+    /// Without --model: the rows learnt from before the first score.
+    #[arg(long, default_value_t = SERIES_PROBATION, conflicts_with = "model",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    probation: u64,
     #[command(flatten)]
     source: InputArgs,
     /// JSON lines: {"t", "score", "smoothed"} per frame or row and
@@ -109,7 +117,9 @@ pub struct ScoreArgs {
     /// events; with --json {"file", "score", "peak", "windows", "events"}.
     #[arg(long)]
     summary: bool,
-    /// Threshold of the smoothed score instead of the model's calibrated one.
+    /// Threshold of the smoothed score instead of the model's calibrated one. Without
+    /// --model, of a row's score, in (0, 1] (default 1: the most unusual of its recent rows at
+    /// every time scale, or beyond the range seen before).
     #[arg(long)]
     threshold: Option<f32>,
 }
@@ -282,14 +292,133 @@ fn read_frames(source: &mut Reader, input: &AnomalyInput) -> Result<(Vec<f32>, f
     Ok((frames, samples as f64 / f64::from(rate.hz())))
 }
 
+/// Rows a series is learnt from before its first score, without a model: NAB's probationary
+/// period for its longer files (15 % of a file, at most 750 rows).
+const SERIES_PROBATION: u64 = 750;
+
 /// Runs `hark score`.
 pub fn score(args: &ScoreArgs) -> Result<()> {
-    let model = AnomalyModel::from_path(&args.model)
-        .with_context(|| format!("model {}", args.model.display()))?;
+    let Some(model_path) = &args.model else {
+        let threshold = match args.threshold {
+            None => 1.0,
+            Some(t) if t > 0.0 && t <= 1.0 => t,
+            Some(t) => {
+                return Err(Usage(format!(
+                    "--threshold {t}: without --model a row's score is in [0, 1]; the \
+                     threshold is a number in (0, 1]"
+                ))
+                .into());
+            }
+        };
+        let inputs = input::expand(&args.inputs, &["csv"])?;
+        return input::each_file(&inputs, "inputs could not be scored", |path, file| {
+            score_series(path, args, threshold, file)
+        });
+    };
+    let model = AnomalyModel::from_path(model_path)
+        .with_context(|| format!("model {}", model_path.display()))?;
     let inputs = input::expand(&args.inputs, &["wav", "flac", "csv"])?;
     input::each_file(&inputs, "inputs could not be scored", |path, file| {
         score_one(path, &model, args, file)
     })
+}
+
+/// Whether `path` is read as CSV rows.
+fn is_csv(path: &Path, args: &InputArgs) -> bool {
+    args.format == Format::Csv
+        || (args.format == Format::Auto
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+}
+
+/// Scores a series with no model: one [`SeriesDetector`] per value column, which learns from
+/// the first `--probation` rows and then scores each row before the next is read. A row's
+/// score is the highest of its columns'; an event is a row where some column's detector
+/// reports a score at or above `threshold` (once per burst), and names the column when there
+/// are several.
+fn score_series(path: &Path, args: &ScoreArgs, threshold: f32, file: Option<&str>) -> Result<()> {
+    let mut source_args = args.source.clone();
+    let raw = matches!(source_args.format, Format::S16le | Format::F32le);
+    if !raw && !is_csv(path, &source_args) {
+        bail!(
+            "{}: without --model, score reads a series of values (CSV rows, or raw values with \
+             --format s16le or f32le); for audio or vibration recordings, fit a model to \
+             normal running first (hark fit) and pass it with --model",
+            path.display()
+        );
+    }
+    if source_args.rate.is_none() {
+        source_args.rate = Some(1);
+    }
+    let select = source_args
+        .channel
+        .map_or(ChannelSelect::All, ChannelSelect::Only);
+    let opened = input::open_as(path, &source_args, select)?;
+    let mut source = Reader::new(opened, &source_args, path);
+    let columns = source.channels();
+    let params = SeriesParams {
+        probation: usize::try_from(args.probation).unwrap_or(usize::MAX),
+        ..SeriesParams::default()
+    };
+    let mut detectors: Vec<SeriesDetector> = (0..columns)
+        .map(|_| SeriesDetector::new(params.clone()))
+        .collect();
+    let mut printer = Printer::new(args.json, args.events_only);
+    printer.summary = args.summary.then(Summary::default);
+    printer.file = file.map(str::to_string);
+    let name = path.display();
+    if !args.json && !args.summary {
+        eprintln!(
+            "hark: {name}: no model: learning the series from its first {} rows, then scoring \
+             each row",
+            args.probation
+        );
+    }
+    let rate = f64::from(source.rate().hz());
+    let mut chunk = Vec::new();
+    let mut fresh = Vec::new();
+    let mut reports = Vec::with_capacity(columns);
+    let mut rows = 0u64;
+    // Small chunks: a row's score is printed soon after the row is read.
+    while source.next(256, &mut chunk)? > 0 {
+        source.take_timestamps(&mut fresh);
+        printer.stamps.extend(fresh.drain(..));
+        for row in chunk.chunks_exact(columns) {
+            let index = rows;
+            rows += 1;
+            let mut score = 0.0f32;
+            reports.clear();
+            for (k, (detector, &value)) in detectors.iter_mut().zip(row).enumerate() {
+                let reported = detector.push(value);
+                score = score.max(detector.score());
+                if reported >= threshold {
+                    reports.push((k, reported));
+                }
+            }
+            if rows <= args.probation {
+                continue;
+            }
+            let seconds = index as f64 / rate;
+            printer.print_row(index, seconds, score);
+            for &(k, peak) in &reports {
+                printer.print_event(index, seconds, peak, (columns > 1).then_some(k));
+            }
+        }
+        printer.forget_before(rows);
+    }
+    if rows <= args.probation {
+        let short = format!(
+            "{rows} rows, within the probationary period ({} rows, --probation)",
+            args.probation
+        );
+        if printer.summary.is_some() {
+            bail!("{name}: too short to score: {short}");
+        }
+        eprintln!("hark: warning: {name}: nothing scored: {short}");
+    }
+    printer.print_summary(&name.to_string(), args.json);
+    Ok(())
 }
 
 /// Scores one input and prints its lines (or its summary), each with `file` when given.
@@ -301,12 +430,7 @@ fn score_one(
 ) -> Result<()> {
     let mut source_args = args.source.clone();
     let values = *model.input() == AnomalyInput::Values;
-    let csv = source_args.format == Format::Csv
-        || (source_args.format == Format::Auto
-            && path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("csv")));
-    if csv && !values {
+    if is_csv(path, &source_args) && !values {
         bail!(
             "{}: CSV rows need a model fitted with --preset metric; this one reads spectrogram \
              features of audio or vibration",
@@ -398,23 +522,7 @@ fn score_one(
         }
         eprintln!("hark: warning: {name}: nothing scored: {short}");
     }
-    if let Some(summary) = &printer.summary {
-        let score = summary.sum / printer.windows as f64;
-        if args.json {
-            out!(
-                "{}",
-                json!({"file": name.to_string(), "score": score, "peak": summary.peak,
-                       "windows": printer.windows, "events": summary.events})
-            );
-        } else {
-            out!(
-                "{name}\tscore {score:.4}\tpeak {:.4}\t{} windows\t{} events",
-                summary.peak,
-                printer.windows,
-                summary.events
-            );
-        }
-    }
+    printer.print_summary(&name.to_string(), args.json);
     Ok(())
 }
 
@@ -487,6 +595,73 @@ impl Printer {
         match &self.file {
             Some(file) => out!("{file}\t{line}"),
             None => out!("{line}"),
+        }
+    }
+
+    /// With `--summary`, the input's line: the mean of its scores, the highest (smoothed)
+    /// score, the windows (rows) scored and the events.
+    fn print_summary(&self, name: &str, json: bool) {
+        let Some(summary) = &self.summary else {
+            return;
+        };
+        let score = summary.sum / self.windows.max(1) as f64;
+        if json {
+            out!(
+                "{}",
+                json!({"file": name, "score": score, "peak": summary.peak,
+                       "windows": self.windows, "events": summary.events})
+            );
+        } else {
+            out!(
+                "{name}\tscore {score:.4}\tpeak {:.4}\t{} windows\t{} events",
+                summary.peak,
+                self.windows,
+                summary.events
+            );
+        }
+    }
+
+    /// A row's score in a series scored with no model: {"t", "score"}.
+    fn print_row(&mut self, index: u64, seconds: f64, score: f32) {
+        self.windows += 1;
+        if let Some(summary) = self.summary.as_mut() {
+            summary.sum += f64::from(score);
+            summary.peak = summary.peak.max(score);
+            return;
+        }
+        if self.events_only {
+            return;
+        }
+        if self.json {
+            self.json_line(json!({"t": self.time(index, seconds), "score": score}));
+        } else {
+            let t = self
+                .stamp(index)
+                .map_or_else(|| format!("{seconds:.3}"), str::to_string);
+            self.text_line(&format!("{t}\t{score:.4}"));
+        }
+    }
+
+    /// An event of one row in a series scored with no model, naming its column when the rows
+    /// have several.
+    fn print_event(&mut self, index: u64, seconds: f64, peak: f32, column: Option<usize>) {
+        if let Some(summary) = self.summary.as_mut() {
+            summary.events += 1;
+            return;
+        }
+        if self.json {
+            let t = self.time(index, seconds);
+            let mut line = json!({"event": "anomaly", "start": t, "end": t, "peak": peak});
+            if let (Some(k), Some(map)) = (column, line.as_object_mut()) {
+                map.insert("column".into(), json!(k));
+            }
+            self.json_line(line);
+        } else {
+            let t = self
+                .stamp(index)
+                .map_or_else(|| format!("{seconds:.3} s"), str::to_string);
+            let column = column.map_or_else(String::new, |k| format!(" in column {k}"));
+            self.text_line(&format!("anomaly at {t}{column}, score {peak:.4}"));
         }
     }
 

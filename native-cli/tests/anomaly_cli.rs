@@ -813,3 +813,205 @@ fn a_folder_of_clips_is_summarised_one_line_each() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Rows `timestamp,value,...` of sensors that follow a daily cycle with some noise (5-minute
+/// rows), `columns` of them; `bump(row, column)` is added to a value.
+fn sensor_rows(rows: usize, columns: usize, bump: impl Fn(usize, usize) -> f64) -> String {
+    let mut text = String::from("timestamp");
+    for k in 0..columns {
+        text += &format!(",sensor{k}");
+    }
+    text.push('\n');
+    for i in 0..rows {
+        let t = i as f64;
+        text += &format!(
+            "2026-03-{:02} {:02}:{:02}:00",
+            1 + i / 288,
+            i / 12 % 24,
+            i % 12 * 5
+        );
+        for k in 0..columns {
+            let noise = ((t * 12.9898 + k as f64 * 78.233).sin() * 43758.547).fract() * 0.3;
+            let value = 40.0 + 5.0 * (t * std::f64::consts::TAU / 288.0).sin() + noise;
+            text += &format!(",{:.4}", value + bump(i, k));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// The timestamp of data row `i` of `text`.
+fn stamp_of(text: &str, i: usize) -> &str {
+    text.lines().nth(1 + i).unwrap().split(',').next().unwrap()
+}
+
+#[test]
+fn a_series_with_no_model_is_learnt_then_scored_row_by_row() {
+    // No normal data to fit on: `hark score` learns the series from its first rows, then
+    // scores each row before reading the next (the detector `hark nab` runs).
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("temps.csv");
+    // A spike at row 2000 and a stuck sensor (a flat line) from row 3000. (The spike's
+    // windows stay among the 600 recent scores each new one is ranked against, so an
+    // anomaly within 600 rows of another ranks lower.)
+    let text = sensor_rows(3600, 1, |i, _| match i {
+        2000 => 12.0,
+        3000.. => -5.0 * ((i as f64) * std::f64::consts::TAU / 288.0).sin(),
+        _ => 0.0,
+    });
+    std::fs::write(&csv, &text).unwrap();
+    let lines = json_lines(&hark(&["score", path(&csv), "--json"]));
+    let scores: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("score").is_some()).collect();
+    assert_eq!(
+        scores.len(),
+        3600 - 750,
+        "a score per row after the first 750"
+    );
+    assert_eq!(scores[0]["t"], stamp_of(&text, 750));
+    assert!(
+        scores
+            .iter()
+            .all(|l| (0.0..=1.0).contains(&l["score"].as_f64().unwrap()))
+    );
+    let events: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["event"] == "anomaly")
+        .map(|l| l["start"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&stamp_of(&text, 2000)),
+        "the spike: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|&t| t >= stamp_of(&text, 3000) && t < stamp_of(&text, 3100)),
+        "the stuck sensor within 100 rows: {events:?}"
+    );
+    let elsewhere = events
+        .iter()
+        .filter(|&&t| t != stamp_of(&text, 2000) && t < stamp_of(&text, 3000))
+        .count();
+    assert!(
+        elsewhere <= 2,
+        "{elsewhere} events in normal running: {events:?}"
+    );
+
+    // The same from stdin, and the same events with --events-only; --probation moves the
+    // first score.
+    let piped = json_lines(&hark_stdin(
+        &["score", "-", "--format", "csv", "--json", "--events-only"],
+        text.as_bytes(),
+    ));
+    let piped: Vec<&str> = piped.iter().map(|l| l["start"].as_str().unwrap()).collect();
+    assert_eq!(piped, events);
+    let early = json_lines(&hark(&[
+        "score",
+        path(&csv),
+        "--json",
+        "--probation",
+        "300",
+    ]));
+    assert_eq!(early[0]["t"], stamp_of(&text, 300));
+}
+
+#[test]
+fn a_series_scored_with_no_model_matches_the_nab_detector() {
+    // On a NAB file longer than 5000 rows, `hark nab` learns from the same 750 rows, so the
+    // rows it reports at its optimal threshold (1) are `hark score`'s events.
+    let file =
+        common::data_dir().join("nab/data/realKnownCause/machine_temperature_system_failure.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let values: Vec<f32> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(values.len() > 5000);
+    let mut detector =
+        hark_detector::SeriesDetector::new(hark_detector::SeriesParams::for_length(values.len()));
+    let reported: Vec<&str> = values
+        .iter()
+        .enumerate()
+        .filter(|&(_, &v)| detector.push(v) >= 1.0)
+        .map(|(i, _)| stamp_of(&text, i))
+        .collect();
+    let lines = json_lines(&hark(&["score", path(&file), "--json", "--events-only"]));
+    let events: Vec<&str> = lines.iter().map(|l| l["start"].as_str().unwrap()).collect();
+    assert!(events.len() >= 4, "{events:?}");
+    assert_eq!(events, reported);
+}
+
+#[test]
+fn a_series_of_several_sensors_names_the_column_of_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("three.csv");
+    // Sensor 2 jumps to a new level at row 2000; the others run on.
+    let text = sensor_rows(2500, 3, |i, k| if k == 2 && i >= 2000 { 20.0 } else { 0.0 });
+    std::fs::write(&csv, &text).unwrap();
+    let lines = json_lines(&hark(&["score", path(&csv), "--json", "--events-only"]));
+    let at_jump: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["start"] == stamp_of(&text, 2000))
+        .collect();
+    assert_eq!(at_jump.len(), 1, "{lines:?}");
+    assert_eq!(at_jump[0]["column"], 2);
+    // One column by --channel: the events are that column's alone.
+    let only = json_lines(&hark(&[
+        "score",
+        path(&csv),
+        "--json",
+        "--events-only",
+        "--channel",
+        "2",
+    ]));
+    assert!(only.iter().any(|l| l["start"] == stamp_of(&text, 2000)));
+    assert!(only.iter().all(|l| l.get("column").is_none()), "{only:?}");
+    // --summary: one line with the rows scored and the events.
+    let summary = json_lines(&hark(&["score", path(&csv), "--json", "--summary"]));
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["windows"], 2500 - 750);
+    assert_eq!(summary[0]["events"].as_u64().unwrap() as usize, lines.len());
+}
+
+#[test]
+fn a_series_with_no_model_refuses_what_it_cannot_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("pump.wav");
+    write_wav(&wav, 16_000, 1, 16, &machine(16_000, 1.0, 1, &[])).unwrap();
+    fails_with(
+        &hark(&["score", path(&wav)]),
+        1,
+        &["without --model", "fit a model", "hark fit"],
+    );
+    let csv = dir.path().join("short.csv");
+    std::fs::write(&csv, sensor_rows(500, 1, |_, _| 0.0)).unwrap();
+    fails_with(
+        &hark(&["score", path(&csv), "--summary"]),
+        1,
+        &["too short to score: 500 rows", "--probation"],
+    );
+    let out = hark(&["score", path(&csv)]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing scored: 500 rows"));
+    fails_with(
+        &hark(&["score", path(&csv), "--threshold", "1.5"]),
+        2,
+        &["without --model", "(0, 1]"],
+    );
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/anomaly/reference_machine.onnx");
+    fails_with(
+        &hark(&[
+            "score",
+            path(&csv),
+            "--model",
+            path(&model),
+            "--probation",
+            "100",
+        ]),
+        2,
+        &["--probation"],
+    );
+}
