@@ -75,7 +75,8 @@ enum Command {
     /// machine, and calibrate its threshold.
     Fit(anomaly::FitArgs),
     /// Anomaly scores of recordings or sensor series: one line (or JSON line) per frame or
-    /// row, and the anomaly events; or one line per input (--summary).
+    /// row, and the anomaly events; or one line per input (--summary). Without --model, a
+    /// series is learnt from its first rows and then scored row by row.
     Score(anomaly::ScoreArgs),
     /// Run the streaming series detector on the Numenta Anomaly Benchmark, write the results
     /// in NAB's layout and score them with NAB's rules.
