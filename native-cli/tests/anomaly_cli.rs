@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::{fails_with, hark, hark_stdin, json_lines, stdout_json};
-use hark_tests::machine::{Episode, Fault, machine, write_wav};
+use hark_tests::machine::{BEARING_THEN_IMBALANCE, Episode, Fault, machine, write_wav};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -59,18 +59,7 @@ fn vibration_from_a_three_channel_24_bit_wav() {
     let faulty = dir.path().join("faulty.wav");
     let model = dir.path().join("vibration.onnx");
     write_wav(&normal, 8_000, 3, 24, &three_axes(60.0, 1, &[])).unwrap();
-    let faults = [
-        Episode {
-            fault: Fault::Bearing,
-            start: 8.0,
-            end: 12.0,
-        },
-        Episode {
-            fault: Fault::Imbalance(3.0),
-            start: 20.0,
-            end: 24.0,
-        },
-    ];
+    let faults = BEARING_THEN_IMBALANCE;
     write_wav(&faulty, 8_000, 3, 24, &three_axes(30.0, 2, &faults)).unwrap();
     // hound wrote WAVE_FORMAT_EXTENSIBLE (format tag 0xFFFE).
     let header = std::fs::read(&normal).unwrap();

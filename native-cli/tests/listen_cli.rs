@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{fails_with, hark, hark_env, json_lines};
-use hark_tests::machine::{Episode, Fault, machine, write_wav};
+use hark_tests::machine::{BEARING_THEN_IMBALANCE, machine, write_wav};
 
 fn alsa_config() -> String {
     let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/alsa/hark_test.conf");
@@ -242,51 +242,33 @@ fn raw_of_wav(wav: &Path, raw: &Path) {
     std::fs::write(raw, bytes).unwrap();
 }
 
-/// A synthetic machine's normal running (`normal_seconds`, seed 1) and a recording of another
-/// run (30 s, seed 2) with bearing impacts at 8-12 s and imbalance at 20-24 s, as 16-bit WAV
-/// files of `channels` (the machine seen at gains 1, 0.6, 0.3, ...), the second also as the
-/// device's raw input. Returns (normal.wav, faulty.wav, faulty.raw, the faults).
-fn machine_files(
-    dir: &Path,
-    rate: u32,
-    channels: u16,
-    normal_seconds: f64,
-) -> (PathBuf, PathBuf, PathBuf, [Episode; 2]) {
-    let faults = [
-        Episode {
-            fault: Fault::Bearing,
-            start: 8.0,
-            end: 12.0,
-        },
-        Episode {
-            fault: Fault::Imbalance(3.0),
-            start: 20.0,
-            end: 24.0,
-        },
-    ];
+/// A synthetic machine (seed 1) and a model of it, with a recording of another run (30 s,
+/// seed 2) with [`BEARING_THEN_IMBALANCE`], as 16-bit WAV files of `channels` (the machine
+/// seen at gains 1, 0.6, 0.36, ...), the recording also as the device's raw input.
+struct Fitted {
+    dir: tempfile::TempDir,
+    faulty: PathBuf,
+    raw: PathBuf,
+    model: String,
+}
+
+/// [`Fitted`] with `normal_seconds` of normal running fitted with `preset`.
+fn fitted(rate: u32, channels: u16, normal_seconds: f64, preset: &str) -> Fitted {
+    let dir = tempfile::tempdir().unwrap();
     let spread = |mono: Vec<f32>| -> Vec<f32> {
         mono.iter()
             .flat_map(|&s| (0..channels).map(move |k| s * 0.6f32.powi(i32::from(k))))
             .collect()
     };
-    let normal = dir.join("normal.wav");
-    let faulty = dir.join("faulty.wav");
-    let raw = dir.join("faulty.raw");
+    let normal = dir.path().join("normal.wav");
+    let faulty = dir.path().join("faulty.wav");
+    let raw = dir.path().join("faulty.raw");
+    let model = dir.path().join("model.onnx");
     let samples = spread(machine(rate, normal_seconds, 1, &[]));
     write_wav(&normal, rate, channels, 16, &samples).unwrap();
-    write_wav(
-        &faulty,
-        rate,
-        channels,
-        16,
-        &spread(machine(rate, 30.0, 2, &faults)),
-    )
-    .unwrap();
+    let samples = spread(machine(rate, 30.0, 2, &BEARING_THEN_IMBALANCE));
+    write_wav(&faulty, rate, channels, 16, &samples).unwrap();
     raw_of_wav(&faulty, &raw);
-    (normal, faulty, raw, faults)
-}
-
-fn fit(normal: &Path, model: &Path, preset: &str) {
     let out = hark(&[
         "fit",
         "--normal",
@@ -301,6 +283,13 @@ fn fit(normal: &Path, model: &Path, preset: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let model = model.to_str().unwrap().to_string();
+    Fitted {
+        dir,
+        faulty,
+        raw,
+        model,
+    }
 }
 
 /// The JSON lines of `listen` without its status lines.
@@ -312,20 +301,36 @@ fn without_status(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `hark listen --json` with the fitted model on its faulty recording, all 30 s of it with a
+/// ring to hold them, and `extra` arguments.
+fn listen_fitted(m: &Fitted, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--model",
+        &m.model,
+        "--duration",
+        "30",
+        "--ring-ms",
+        "40000",
+    ];
+    args.extend_from_slice(extra);
+    listen(&m.raw, &args)
+}
+
+/// The anomaly events among the JSON lines of a run.
+fn anomaly_events(output: &Output) -> Vec<serde_json::Value> {
+    json_lines(output)
+        .into_iter()
+        .filter(|l| l["event"] == "anomaly")
+        .collect()
+}
+
 #[test]
 fn listen_with_an_anomaly_model_scores_the_device_as_score_scores_the_file() {
     // A microphone by a machine: `hark listen --model pump.onnx` prints what `hark score`
     // prints for the same samples, every frame's score and the events, and finds both
     // faults.
-    let dir = tempfile::tempdir().unwrap();
-    let (normal, faulty, raw, faults) = machine_files(dir.path(), 16_000, 1, 60.0);
-    let model = dir.path().join("pump.onnx");
-    fit(&normal, &model, "audio");
-    let model = model.to_str().unwrap();
-    let heard = json_lines(&listen(
-        &raw,
-        &["--model", model, "--duration", "30", "--ring-ms", "40000"],
-    ));
+    let m = fitted(16_000, 1, 60.0, "audio");
+    let heard = json_lines(&listen_fitted(&m, &[]));
     let first = &heard[0];
     assert_eq!(first["status"], "listening");
     assert_eq!(
@@ -336,20 +341,15 @@ fn listen_with_an_anomaly_model_scores_the_device_as_score_scores_the_file() {
     assert_eq!(last["status"], "stopped");
     assert_eq!(last["dropped"], 0);
     assert_eq!(last["events"], 2);
-    let scored = json_lines(&hark(&[
-        "score",
-        faulty.to_str().unwrap(),
-        "--model",
-        model,
-        "--json",
-    ]));
+    let faulty = m.faulty.to_str().unwrap();
+    let scored = json_lines(&hark(&["score", faulty, "--model", &m.model, "--json"]));
     let heard = without_status(&heard);
     assert!(heard.len() > 900, "{} lines", heard.len());
     assert_eq!(heard, scored, "listen and score differ");
     let events: Vec<&serde_json::Value> =
         heard.iter().filter(|l| l["event"] == "anomaly").collect();
     assert_eq!(events.len(), 2, "{events:?}");
-    for (event, fault) in events.iter().zip(&faults) {
+    for (event, fault) in events.iter().zip(&BEARING_THEN_IMBALANCE) {
         let start = event["start"].as_f64().unwrap();
         assert!(
             start >= fault.start && start < fault.start + 1.0,
@@ -358,20 +358,7 @@ fn listen_with_an_anomaly_model_scores_the_device_as_score_scores_the_file() {
     }
 
     // --events-only and --threshold, as for `score`.
-    let only = json_lines(&listen(
-        &raw,
-        &[
-            "--model",
-            model,
-            "--duration",
-            "30",
-            "--ring-ms",
-            "40000",
-            "--events-only",
-            "--threshold",
-            "40",
-        ],
-    ));
+    let only = json_lines(&listen_fitted(&m, &["--events-only", "--threshold", "40"]));
     let only = without_status(&only);
     assert_eq!(only.len(), 2, "{only:?}");
     assert!(
@@ -384,50 +371,30 @@ fn listen_with_an_anomaly_model_scores_the_device_as_score_scores_the_file() {
 fn listen_reads_every_channel_an_anomaly_model_was_fitted_on() {
     // Three axes of a vibration sensor through one 3-channel device: the model reads them
     // side by side, so the device is opened with 3 channels and none is mixed away.
-    let dir = tempfile::tempdir().unwrap();
-    let (normal, faulty, raw, _) = machine_files(dir.path(), 8_000, 3, 60.0);
-    let model = dir.path().join("axes.onnx");
-    fit(&normal, &model, "vibration");
-    let model = model.to_str().unwrap();
-    let events = |output: &Output| -> Vec<serde_json::Value> {
-        json_lines(output)
-            .into_iter()
-            .filter(|l| l.get("event").is_some())
-            .collect()
-    };
-    let heard = listen(
-        &raw,
-        &[
-            "--model",
-            model,
-            "--duration",
-            "30",
-            "--ring-ms",
-            "40000",
-            "--events-only",
-        ],
-    );
+    let m = fitted(8_000, 3, 60.0, "vibration");
+    let heard = listen_fitted(&m, &["--events-only"]);
     let lines = json_lines(&heard);
     assert_eq!(lines[0]["channels"], 3);
     assert_eq!(lines[0]["rate"], 8_000);
+    let faulty = m.faulty.to_str().unwrap();
     let scored = hark(&[
         "score",
-        faulty.to_str().unwrap(),
+        faulty,
         "--model",
-        model,
+        &m.model,
         "--json",
         "--events-only",
     ]);
-    assert_eq!(events(&heard).len(), 2);
-    assert_eq!(events(&heard), events(&scored));
+    assert_eq!(anomaly_events(&heard).len(), 2);
+    assert_eq!(anomaly_events(&heard), anomaly_events(&scored));
 
     // A ring too small for what the device delivers: whole sample frames are dropped and
     // counted, and what is kept stays aligned (a partial frame would be an error).
     let slow = json_lines(&listen(
-        &raw,
+        &m.raw,
         &[
             "--model",
-            model,
+            &m.model,
             "--duration",
             "30",
             "--ring-ms",
@@ -442,21 +409,15 @@ fn listen_reads_every_channel_an_anomaly_model_was_fitted_on() {
     let dropped = last["dropped"].as_u64().unwrap();
     assert!(dropped > 0 && dropped < 30 * 8_000, "{last}");
 
-    let out = listen(
-        &raw,
-        &["--model", model, "--duration", "1", "--channel", "1"],
-    );
+    let out = listen_fitted(&m, &["--channel", "1"]);
     fails_with(&out, 2, &["--channel 1", "reads 3 channels side by side"]);
 }
 
 #[test]
 fn listen_refuses_options_the_model_does_not_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let raw = raw_sample(dir.path(), 0.0);
-    let (normal, _, _, _) = machine_files(dir.path(), 16_000, 1, 20.0);
-    let model = dir.path().join("pump.onnx");
-    fit(&normal, &model, "audio");
-    let model = model.to_str().unwrap();
+    let m = fitted(16_000, 1, 20.0, "audio");
+    let raw = raw_sample(m.dir.path(), 0.0);
+    let model = m.model.as_str();
     for flag in [
         &["--stride", "4"][..],
         &["--gate", model],
@@ -481,18 +442,17 @@ fn listen_refuses_options_the_model_does_not_read() {
     );
 
     // A model of sensor values reads rows, not a device's audio.
-    let csv = dir.path().join("temps.csv");
+    let csv = m.dir.path().join("temps.csv");
     let rows: String = (0..400)
         .map(|i| format!("{i},{}\n", 20.0 + (f64::from(i) * 0.1).sin()))
         .collect();
     std::fs::write(&csv, rows).unwrap();
-    let metric = dir.path().join("temps.onnx");
-    fit(&csv, &metric, "metric");
+    let metric = m.dir.path().join("temps.onnx");
+    let (csv, metric) = (csv.to_str().unwrap(), metric.to_str().unwrap());
+    let fit = hark(&["fit", "--normal", csv, "-o", metric, "--preset", "metric"]);
+    assert!(fit.status.success());
     fails_with(
-        &listen(
-            &raw,
-            &["--model", metric.to_str().unwrap(), "--duration", "1"],
-        ),
+        &listen(&raw, &["--model", metric, "--duration", "1"]),
         1,
         &["reads sensor values", "hark score -"],
     );

@@ -80,6 +80,21 @@ pub mod machine {
         pub end: f64,
     }
 
+    /// Bearing impacts at 8-12 s and imbalance (the first harmonic 3 times as strong) at
+    /// 20-24 s: the faults of the command-line tests' 30-s recordings.
+    pub const BEARING_THEN_IMBALANCE: [Episode; 2] = [
+        Episode {
+            fault: Fault::Bearing,
+            start: 8.0,
+            end: 12.0,
+        },
+        Episode {
+            fault: Fault::Imbalance(3.0),
+            start: 20.0,
+            end: 24.0,
+        },
+    ];
+
     /// A small deterministic generator (SplitMix64) so the data does not depend on a crate's
     /// algorithm choices.
     struct Noise(u64);
