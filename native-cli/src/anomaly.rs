@@ -15,7 +15,8 @@ use hark_dsp::MultichannelFrontend;
 use serde_json::json;
 
 use crate::Usage;
-use crate::input::{self, ChannelSelect, Format, InputArgs, Reader};
+use crate::input::{self, ChannelSelect, Format, InputArgs, Reader, Source};
+use crate::listen::DeviceSource;
 
 /// The kind of data a model is fitted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,8 +43,18 @@ impl From<Preset> for AnomalyPreset {
 #[derive(Debug, clap::Args)]
 pub struct FitArgs {
     /// Recordings of normal operation: files (WAV, FLAC, CSV) or folders of them.
-    #[arg(long, required = true, num_args = 1..)]
+    #[arg(long, required_unless_present = "device", conflicts_with = "device", num_args = 1..)]
     normal: Vec<PathBuf>,
+    /// Record the normal operation from an input device instead (an id from `hark devices`
+    /// or a part of its name) for --duration seconds; Ctrl-C ends the recording early. The
+    /// device is asked for --rate (default: 16 kHz for `audio`, its own rate for
+    /// `vibration`) and --channels (default 1; more are fitted side by side unless --mix or
+    /// --channel).
+    #[arg(long, requires = "duration")]
+    device: Option<String>,
+    /// With --device: seconds to record.
+    #[arg(long, requires = "device", value_parser = positive_seconds)]
+    duration: Option<f64>,
     /// Where to write the ONNX model.
     #[arg(long, short)]
     output: PathBuf,
@@ -124,11 +135,51 @@ pub struct ScoreArgs {
     threshold: Option<f32>,
 }
 
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text} is not a positive number of seconds")),
+    }
+}
+
+/// `hark fit --device`: the device, opened as `args` ask.
+fn open_device(spec: &str, args: &FitArgs, select: ChannelSelect) -> Result<Box<dyn Source>> {
+    let rate = match args.preset {
+        Preset::Audio => Some(
+            args.source
+                .rate
+                .unwrap_or(hark_dsp::FeatureConfig::machine().sample_rate.hz()),
+        ),
+        Preset::Vibration => args.source.rate,
+        Preset::Metric => {
+            return Err(Usage(
+                "--device records audio or vibration; a metric model is fitted on CSV rows \
+                 (--normal)"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let seconds = args.duration.unwrap_or(60.0);
+    let device = DeviceSource::open(Some(spec), rate, args.source.channels, select, seconds)?;
+    eprintln!(
+        "hark: fit: recording {seconds} s of normal running from {} ({} Hz, {} channel(s)); \
+         Ctrl-C ends the recording early",
+        device.id(),
+        input::Source::rate(&device).hz(),
+        device.device_channels()
+    );
+    Ok(Box::new(device))
+}
+
 /// Runs `hark fit`.
 pub fn fit(args: &FitArgs) -> Result<()> {
     let started = Instant::now();
     let preset = AnomalyPreset::from(args.preset);
-    let files = input::expand(&args.normal, &["wav", "flac", "csv"])?;
+    let files = match &args.device {
+        Some(spec) => vec![PathBuf::from(spec)],
+        None => input::expand(&args.normal, &["wav", "flac", "csv"])?,
+    };
     let mut source_args = args.source.clone();
     if args.preset == Preset::Metric && source_args.rate.is_none() {
         source_args.rate = Some(1);
@@ -144,7 +195,10 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     let mut recordings = Vec::new();
     let mut seconds = 0.0;
     for file in &files {
-        let source = input::open_as(file, &source_args, select)?;
+        let source = match &args.device {
+            Some(spec) => open_device(spec, args, select)?,
+            None => input::open_as(file, &source_args, select)?,
+        };
         let mut source = Reader::new(source, &source_args, file);
         let (rate, channels) = (source.rate(), source.channels());
         let (input, first_channels, first) =
@@ -197,7 +251,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
         format!("{frame_values} value(s)")
     };
     eprintln!(
-        "hark: fit: {} file(s), {seconds:.1} s, {frames} frames of {layout}",
+        "hark: fit: {} recording(s), {seconds:.1} s, {frames} frames of {layout}",
         files.len(),
     );
     let bar = std::io::stderr().is_terminal().then(|| {

@@ -6,7 +6,8 @@
 //! single-producer ring (ringbuf), sized in milliseconds. It never allocates, locks, prints or
 //! blocks: when the ring is full the samples are dropped and counted (whole sample frames).
 //! The main thread pops the ring, runs the keyword [`Pipeline`] or the [`AnomalyScorer`] and
-//! prints what they find, and the status.
+//! prints what they find, and the status. [`DeviceSource`] reads a device the same way as a
+//! [`Source`](crate::input::Source) for `hark fit --device`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -207,8 +208,9 @@ fn choose_config(
 /// What the device is opened for.
 #[derive(Debug, Clone, Copy)]
 struct Want {
-    /// The model's sample rate, asked of the device (else resampled).
-    rate: u32,
+    /// The model's sample rate, asked of the device (else resampled); None: the device's
+    /// default rate.
+    rate: Option<u32>,
     /// One (mixed or picked, `select`), or every channel of an anomaly model of several.
     channels: u16,
     select: ChannelSelect,
@@ -227,7 +229,14 @@ fn open(
         .id()
         .map(|i| i.to_string())
         .unwrap_or_else(|_| spec.unwrap_or("default").to_string());
-    let supported = choose_config(&device, want.rate, want.channels).with_context(|| id.clone())?;
+    let want_rate = match want.rate {
+        Some(rate) => rate,
+        None => device
+            .default_input_config()
+            .map(|c| c.sample_rate())
+            .with_context(|| format!("{id}: no default configuration (ask for a rate)"))?,
+    };
+    let supported = choose_config(&device, want_rate, want.channels).with_context(|| id.clone())?;
     let format = supported.sample_format();
     let config: cpal::StreamConfig = supported.config();
     let channels = config.channels;
@@ -451,15 +460,15 @@ impl Job {
         let select = channel.map_or(ChannelSelect::Mix, ChannelSelect::Only);
         match self {
             Job::Keywords(d) => Want {
-                rate: d.model.feature_config().sample_rate.hz(),
+                rate: Some(d.model.feature_config().sample_rate.hz()),
                 channels: 1,
                 select,
             },
             Job::Anomaly(model) => {
                 let rate = match model.input() {
-                    AnomalyInput::Features(config) => config.sample_rate.hz(),
+                    AnomalyInput::Features(config) => Some(config.sample_rate.hz()),
                     // Refused in `load`.
-                    AnomalyInput::Values => 1,
+                    AnomalyInput::Values => None,
                 };
                 match model.channels() {
                     1 => Want {
@@ -579,6 +588,135 @@ fn anomaly_printer<'a>(
             }
         }
         printer.print(&o);
+    }
+}
+
+/// A live input device read as a [`Source`]: `hark fit --device`. The callback and the ring
+/// are `listen`'s; reading takes what the ring holds, waiting for the device, until
+/// `seconds` of audio have been captured or Ctrl-C ends the recording early.
+pub struct DeviceSource {
+    opened: Opened,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    ended: bool,
+}
+
+impl DeviceSource {
+    /// Opens the device `spec` (the default input without one) asking for `rate` (None: the
+    /// device's default) and `channels` (1: one, or the mean of more, or `select`'s; more:
+    /// exactly that many, every one handed out with [`ChannelSelect::All`]).
+    pub fn open(
+        spec: Option<&str>,
+        rate: Option<u32>,
+        channels: u16,
+        select: ChannelSelect,
+        seconds: f64,
+    ) -> Result<DeviceSource> {
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = Arc::clone(&stop);
+            ctrlc::set_handler(move || stop.store(true, Ordering::Release))
+                .context("cannot install the Ctrl-C handler")?;
+        }
+        let counters = Arc::new(Counters::default());
+        let want = Want {
+            rate,
+            channels,
+            select: if channels == 1 && select == ChannelSelect::All {
+                ChannelSelect::Mix
+            } else {
+                select
+            },
+        };
+        // A recording of up to a minute fits in the ring whole (a device that delivers
+        // faster than real time loses nothing), a longer one in a minute's ring: the reader
+        // computes features much faster than real time.
+        let ring_ms = ((seconds.min(60.0) + 1.0) * 1000.0).ceil() as u32;
+        let opened = open(spec, want, ring_ms, &counters, Some(seconds))?;
+        Ok(DeviceSource {
+            opened,
+            counters,
+            stop,
+            ended: false,
+        })
+    }
+
+    /// The device's id.
+    pub fn id(&self) -> &str {
+        &self.opened.id
+    }
+
+    /// Channels the device was opened with.
+    pub fn device_channels(&self) -> u16 {
+        self.opened.channels
+    }
+
+    /// Sample frames dropped because the ring was full.
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Acquire)
+    }
+}
+
+impl crate::input::Source for DeviceSource {
+    fn rate(&self) -> SampleRate {
+        self.opened.rate
+    }
+
+    fn channels(&self) -> usize {
+        self.opened.width
+    }
+
+    fn total_frames(&self) -> Option<u64> {
+        Some(self.opened.limit)
+    }
+
+    fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        let width = self.opened.width;
+        loop {
+            let available = self.opened.consumer.occupied_len() / width;
+            if available > 0 {
+                let take = available.min(max_frames.max(1));
+                out.resize(take * width, 0.0);
+                let n = self.opened.consumer.pop_slice(out);
+                out.truncate(n);
+                return Ok(n / width);
+            }
+            if self.ended {
+                let dropped = self.dropped();
+                if dropped > 0 {
+                    eprintln!(
+                        "hark: warning: {}: {dropped} sample frames dropped (the ring was full): \
+                         the recording has gaps",
+                        self.opened.id
+                    );
+                }
+                return Ok(0);
+            }
+            let captured = self.counters.captured.load(Ordering::Acquire);
+            if captured >= self.opened.limit || self.stop.load(Ordering::Acquire) {
+                // What the ring holds still comes out; then the end.
+                self.ended = true;
+                if let Err(e) = self.opened.stream.pause() {
+                    eprintln!(
+                        "hark: warning: {}: cannot stop the stream: {e}",
+                        self.opened.id
+                    );
+                }
+                continue;
+            }
+            if self.counters.failed.load(Ordering::Acquire) {
+                let message = self
+                    .opened
+                    .error
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.clone())
+                    .unwrap_or_else(|| "unknown error".into());
+                bail!("{}: the input device failed: {message}", self.opened.id);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 

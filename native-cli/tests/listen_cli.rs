@@ -247,6 +247,7 @@ fn raw_of_wav(wav: &Path, raw: &Path) {
 /// seen at gains 1, 0.6, 0.36, ...), the recording also as the device's raw input.
 struct Fitted {
     dir: tempfile::TempDir,
+    normal: PathBuf,
     faulty: PathBuf,
     raw: PathBuf,
     model: String,
@@ -286,6 +287,7 @@ fn fitted(rate: u32, channels: u16, normal_seconds: f64, preset: &str) -> Fitted
     let model = model.to_str().unwrap().to_string();
     Fitted {
         dir,
+        normal,
         faulty,
         raw,
         model,
@@ -456,4 +458,71 @@ fn listen_refuses_options_the_model_does_not_read() {
         1,
         &["reads sensor values", "hark score -"],
     );
+}
+
+#[test]
+fn fit_records_normal_running_from_a_device() {
+    // `hark fit --device` records the normal running itself: the model is the one fitted on
+    // a file of the same samples, byte for byte, for one channel and for three side by side.
+    for (rate, channels, preset) in [(16_000, 1, "audio"), (8_000, 3, "vibration")] {
+        let m = fitted(rate, channels, 60.0, preset);
+        let raw = m.dir.path().join("normal.raw");
+        raw_of_wav(&m.normal, &raw);
+        let model = m.dir.path().join("device.onnx");
+        let config = alsa_config();
+        let (rate, channels) = (rate.to_string(), channels.to_string());
+        let out = hark_env(
+            &[
+                "fit",
+                "--device",
+                "alsa:hark_test",
+                "--duration",
+                "60",
+                "--preset",
+                preset,
+                "--rate",
+                &rate,
+                "--channels",
+                &channels,
+                "-o",
+                model.to_str().unwrap(),
+            ],
+            &[
+                ("ALSA_CONFIG_PATH", Path::new(&config)),
+                ("HARK_ALSA_INFILE", &raw),
+            ],
+        );
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        assert!(
+            log.contains(&format!("recording 60 s of normal running from alsa:hark_test ({rate} Hz, {channels} channel(s))")),
+            "{log}"
+        );
+        assert!(
+            std::fs::read(&model).unwrap() == std::fs::read(&m.model).unwrap(),
+            "{preset}: the model fitted from the device differs from the file's"
+        );
+    }
+    let out = hark(&[
+        "fit",
+        "--device",
+        "alsa:hark_test",
+        "--preset",
+        "audio",
+        "-o",
+        "x.onnx",
+    ]);
+    fails_with(&out, 2, &["--duration"]);
+    let out = hark(&[
+        "fit",
+        "--device",
+        "alsa:hark_test",
+        "--duration",
+        "5",
+        "--preset",
+        "metric",
+        "-o",
+        "x.onnx",
+    ]);
+    fails_with(&out, 2, &["a metric model is fitted on CSV rows"]);
 }
