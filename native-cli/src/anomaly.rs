@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::Usage;
 use crate::input::{self, ChannelSelect, Format, InputArgs, Reader, Source};
-use crate::listen::DeviceSource;
+use crate::listen::{DeviceSource, positive_seconds};
 
 /// The kind of data a model is fitted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,13 +133,6 @@ pub struct ScoreArgs {
     /// every time scale, or beyond the range seen before).
     #[arg(long)]
     threshold: Option<f32>,
-}
-
-fn positive_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("{text} is not a positive number of seconds")),
-    }
 }
 
 /// `hark fit --device`: the device, opened as `args` ask.

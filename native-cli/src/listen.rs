@@ -58,7 +58,8 @@ pub struct ListenArgs {
     consumer_delay_ms: u64,
 }
 
-fn positive_seconds(text: &str) -> Result<f64, String> {
+/// A finite number of seconds above 0 (`--duration`).
+pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("{text} is not a positive number of seconds")),
