@@ -52,6 +52,11 @@ pub struct ListenArgs {
     /// With an anomaly model: print only the anomaly events, not every frame's score.
     #[arg(long)]
     events_only: bool,
+    /// Also write what the detector heard to this WAV file (32-bit float, the device's rate;
+    /// mono, or every channel an anomaly model reads): to look into an event, or to keep
+    /// normal running for `hark fit`.
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
     /// Make the detector sleep this many milliseconds after each chunk it takes from the ring
     /// (to see the drop counter at work).
     #[arg(long, hide = true, default_value_t = 0)]
@@ -735,6 +740,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     let spec = args.device.as_deref();
     let mut opened = open(spec, want, args.ring_ms, &counters, args.duration)?;
     let mut sink = job.sink(args, opened.rate, 0.0)?;
+    let mut recorder = Recorder::create(args.save.as_deref(), &opened)?;
     let json = args.detector.json;
     let status = |what: &str, opened: &Opened, counters: &Counters, events: u64| {
         let rate = f64::from(opened.rate.hz());
@@ -781,6 +787,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     loop {
         let n = opened.consumer.pop_slice(&mut buffer);
         if n > 0 {
+            recorder.write(&buffer[..n]);
             sink.push(&buffer[..n], &mut events)?;
             taken += (n / opened.width) as u64;
             if args.consumer_delay_ms > 0 {
@@ -828,8 +835,15 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             match reopen(spec, want, args, &counters, &stop) {
                 Some(Ok(new)) => {
                     // What the failed device delivered before it failed is still audio.
-                    taken += drain(&mut opened, &mut sink, &mut buffer, &mut events)?;
+                    taken += drain(
+                        &mut opened,
+                        &mut sink,
+                        &mut recorder,
+                        &mut buffer,
+                        &mut events,
+                    )?;
                     if new.rate != opened.rate {
+                        recorder.end(&format!("the device reopened at {} Hz", new.rate.hz()));
                         // A new front end for the new rate; its times go on from the old.
                         sink.finish(&mut events)?;
                         offset += taken as f64 / f64::from(opened.rate.hz());
@@ -855,8 +869,15 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     if let Err(e) = opened.stream.pause() {
         eprintln!("hark: warning: {}: cannot stop the stream: {e}", opened.id);
     }
-    drain(&mut opened, &mut sink, &mut buffer, &mut events)?;
+    drain(
+        &mut opened,
+        &mut sink,
+        &mut recorder,
+        &mut buffer,
+        &mut events,
+    )?;
     sink.finish(&mut events)?;
+    recorder.end("");
     let rate = f64::from(opened.rate.hz());
     let seconds = counters.captured.load(Ordering::Acquire) as f64 / rate;
     let dropped = counters.dropped.load(Ordering::Acquire);
@@ -871,6 +892,63 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     outcome
 }
 
+/// `--save`: what the detector heard, as a WAV file. A write that fails (a full disk) ends
+/// the recording with a warning; the listening goes on.
+struct Recorder {
+    writer: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
+    path: String,
+}
+
+impl Recorder {
+    /// A recorder of what `opened` delivers into the ring, or one that records nothing.
+    fn create(path: Option<&std::path::Path>, opened: &Opened) -> Result<Recorder> {
+        let Some(path) = path else {
+            return Ok(Recorder {
+                writer: None,
+                path: String::new(),
+            });
+        };
+        let spec = hound::WavSpec {
+            channels: u16::try_from(opened.width).unwrap_or(u16::MAX),
+            sample_rate: opened.rate.hz(),
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let writer = hound::WavWriter::create(path, spec)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Recorder {
+            writer: Some(writer),
+            path: path.display().to_string(),
+        })
+    }
+
+    fn write(&mut self, samples: &[f32]) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        if let Err(e) = samples.iter().try_for_each(|&s| writer.write_sample(s)) {
+            self.end(&format!("cannot write to it: {e}"));
+        }
+    }
+
+    /// Finishes the file; `why` (if not empty) says on stderr why it ends before the
+    /// listening does.
+    fn end(&mut self, why: &str) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        if !why.is_empty() {
+            eprintln!(
+                "hark: warning: {}: the recording ends here: {why}",
+                self.path
+            );
+        }
+        if let Err(e) = writer.finalize() {
+            eprintln!("hark: warning: cannot finish {}: {e}", self.path);
+        }
+    }
+}
+
 /// Runs what the ring still holds through the sink and returns the sample frames taken. The
 /// device must be paused or failed, or its samples keep coming; only what it had captured
 /// before is taken (a ring's worth at most, so a device that keeps filling it cannot hold the
@@ -878,6 +956,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
 fn drain(
     opened: &mut Opened,
     sink: &mut Sink,
+    recorder: &mut Recorder,
     buffer: &mut [f32],
     events: &mut u64,
 ) -> Result<u64> {
@@ -889,6 +968,7 @@ fn drain(
         if n == 0 {
             break;
         }
+        recorder.write(&buffer[..n]);
         sink.push(&buffer[..n], events)?;
         taken += (n / opened.width) as u64;
         left -= n;

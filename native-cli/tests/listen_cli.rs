@@ -94,6 +94,56 @@ fn listen_on_a_capture_device_spots_the_keywords_without_dropping() {
     assert!((last["seconds"].as_f64().unwrap() - seconds).abs() < 0.01);
 }
 
+/// `saved` (from `listen --save`) holds the samples of `raw` (s16le), as 32-bit floats.
+fn assert_saved(saved: &Path, raw: &Path, rate: u32, channels: u16) {
+    let mut reader = hound::WavReader::open(saved).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (rate, channels, 32)
+    );
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+    let got: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
+    let want: Vec<f32> = std::fs::read(raw)
+        .unwrap()
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    assert_eq!(got.len(), want.len(), "samples saved");
+    assert!(got == want, "the saved samples differ from the device's");
+}
+
+#[test]
+fn listen_saves_what_it_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = raw_sample(dir.path(), 0.0);
+    let seconds = std::fs::metadata(&raw).unwrap().len() as f64 / 32_000.0;
+    let saved = dir.path().join("heard.wav");
+    let output = listen(
+        &raw,
+        &[
+            "--duration",
+            &format!("{seconds}"),
+            "--ring-ms",
+            "20000",
+            "--save",
+            saved.to_str().unwrap(),
+        ],
+    );
+    let keywords = json_lines(&output)
+        .iter()
+        .filter(|l| l.get("keyword").is_some())
+        .count();
+    assert_eq!(keywords, 6);
+    assert_saved(&saved, &raw, 16_000, 1);
+    // A file that cannot be made is a clear error before listening.
+    let out = listen(
+        &raw,
+        &["--duration", "1", "--save", "/no/such/dir/heard.wav"],
+    );
+    fails_with(&out, 1, &["cannot write /no/such/dir/heard.wav"]);
+}
+
 #[test]
 fn a_slow_consumer_drops_samples_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -374,7 +424,8 @@ fn listen_reads_every_channel_an_anomaly_model_was_fitted_on() {
     // Three axes of a vibration sensor through one 3-channel device: the model reads them
     // side by side, so the device is opened with 3 channels and none is mixed away.
     let m = fitted(8_000, 3, 60.0, "vibration");
-    let heard = listen_fitted(&m, &["--events-only"]);
+    let saved = m.dir.path().join("heard.wav");
+    let heard = listen_fitted(&m, &["--events-only", "--save", saved.to_str().unwrap()]);
     let lines = json_lines(&heard);
     assert_eq!(lines[0]["channels"], 3);
     assert_eq!(lines[0]["rate"], 8_000);
@@ -389,6 +440,8 @@ fn listen_reads_every_channel_an_anomaly_model_was_fitted_on() {
     ]);
     assert_eq!(anomaly_events(&heard).len(), 2);
     assert_eq!(anomaly_events(&heard), anomaly_events(&scored));
+    // --save wrote what the scorer heard: every channel, the device's samples exactly.
+    assert_saved(&saved, &m.raw, 8_000, 3);
 
     // A ring too small for what the device delivers: whole sample frames are dropped and
     // counted, and what is kept stays aligned (a partial frame would be an error).
