@@ -106,6 +106,17 @@ struct Opened {
     limit: u64,
 }
 
+impl Opened {
+    /// What the stream's error callback reported.
+    fn failure(&self) -> String {
+        self.error
+            .lock()
+            .ok()
+            .and_then(|m| m.clone())
+            .unwrap_or_else(|| "unknown error".into())
+    }
+}
+
 fn find_device(host: &cpal::Host, spec: Option<&str>) -> Result<cpal::Device> {
     let Some(spec) = spec else {
         return host.default_input_device().context(
@@ -712,14 +723,11 @@ impl crate::input::Source for DeviceSource {
                 continue;
             }
             if self.counters.failed.load(Ordering::Acquire) {
-                let message = self
-                    .opened
-                    .error
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.clone())
-                    .unwrap_or_else(|| "unknown error".into());
-                bail!("{}: the input device failed: {message}", self.opened.id);
+                bail!(
+                    "{}: the input device failed: {}",
+                    self.opened.id,
+                    self.opened.failure()
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -821,12 +829,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             break;
         }
         if counters.failed.load(Ordering::Acquire) {
-            let message = opened
-                .error
-                .lock()
-                .ok()
-                .and_then(|m| m.clone())
-                .unwrap_or_else(|| "unknown error".into());
+            let message = opened.failure();
             if !args.reconnect {
                 outcome = Err(anyhow!("{}: the input device failed: {message}", opened.id));
                 break;
