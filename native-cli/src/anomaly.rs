@@ -362,8 +362,17 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
             score_series(path, args, threshold, file)
         });
     };
-    let model = AnomalyModel::from_path(model_path)
-        .with_context(|| format!("model {}", model_path.display()))?;
+    let model = AnomalyModel::from_path(model_path).with_context(|| {
+        format!(
+            "model {}{}",
+            model_path.display(),
+            crate::model_hint(
+                model_path,
+                "kws",
+                "run it with hark detect or hark classify"
+            ) + &crate::model_hint(model_path, "kws-stream", "run it with hark detect")
+        )
+    })?;
     let inputs = input::expand(&args.inputs, &["wav", "flac", "csv"])?;
     input::each_file(&inputs, "inputs could not be scored", |path, file| {
         score_one(path, &model, args, file)

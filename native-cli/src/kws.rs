@@ -275,7 +275,13 @@ pub(crate) fn threshold(text: &str) -> Result<f32, String> {
 /// Loads `--model` or the bundled window model (for clips).
 pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
     match path {
-        Some(p) => KwsModel::from_path(p).with_context(|| format!("model {}", p.display())),
+        Some(p) => KwsModel::from_path(p).with_context(|| {
+            format!(
+                "model {}{}",
+                p.display(),
+                crate::model_hint(p, "anomaly", "score it with hark score (or hark listen)")
+            )
+        }),
         None => KwsModel::bundled().context("the bundled model"),
     }
 }

@@ -36,6 +36,25 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
+/// ` (a KIND model: what to do)` when the model file at `path` is of `kind` (its
+/// `hark.kind`), else nothing: for the error of a command handed the other kind of model.
+pub(crate) fn model_hint(path: &std::path::Path, kind: &str, what: &str) -> String {
+    let is_kind = std::fs::read(path)
+        .ok()
+        .and_then(|bytes| hark_detector::model_kind(&bytes).ok())
+        .is_some_and(|k| k == kind);
+    if is_kind {
+        let kind = if kind == "anomaly" {
+            "an anomaly"
+        } else {
+            "a keyword"
+        };
+        format!(" ({kind} model: {what})")
+    } else {
+        String::new()
+    }
+}
+
 mod anomaly;
 mod decoded;
 mod features;

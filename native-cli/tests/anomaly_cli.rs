@@ -209,6 +209,18 @@ fn errors_are_clear() {
         hark(&["score", path(&sample), "--model", path(&kws)]),
         "\"kws\" is not an anomaly model",
     );
+    fails(
+        hark(&["score", path(&sample), "--model", path(&kws)]),
+        "(a keyword model: run it with hark detect or hark classify)",
+    );
+    let reference =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/anomaly/reference_machine.onnx");
+    for command in ["detect", "classify"] {
+        fails(
+            hark(&[command, path(&sample), "--model", path(&reference)]),
+            "(an anomaly model: score it with hark score (or hark listen))",
+        );
+    }
     // Too little normal data.
     let short = dir.path().join("short.wav");
     write_wav(&short, 16_000, 1, 16, &machine(16_000, 2.0, 1, &[])).unwrap();
