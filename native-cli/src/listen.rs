@@ -806,7 +806,8 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         let captured = counters.captured.load(Ordering::Acquire);
         let seconds = captured as f64 / rate;
         if seconds >= next_status {
-            next_status += 10.0;
+            // One line per 10 s boundary passed, however far a device ahead of real time ran.
+            next_status = (seconds / 10.0).floor() * 10.0 + 10.0;
             let dropped = counters.dropped.load(Ordering::Acquire);
             if json {
                 status("running", &opened, &counters, events);
