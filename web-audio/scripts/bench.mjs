@@ -6,10 +6,15 @@
 // same for the front end alone (resampling and features), and the rest by difference.
 // Also the cost of the worklet's share alone (FeatureStream on 128-sample quanta) and of a
 // push of 8 frames in the Worker's share (Spotter.push_features), which decide where each runs.
+// With --chromium, every round also runs the same Wasm calls in a headless Chromium page (the
+// engine the page runs in; Debian's has a newer V8 than Node's) and prints its ratios too. A
+// page has no CPU clock: Chromium's figures are wall time (performance.now() in a
+// cross-origin isolated page), against the native build's CPU time.
 //
 //   cargo build --release -p hark-detector --example throughput
 //   bash web-audio/scripts/build.sh
 //   node web-audio/scripts/bench.mjs [--rounds 5] [--seconds 60] [--dist web-audio/dist] [--model M.onnx]
+//                                    [--chromium /usr/bin/chromium]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +33,8 @@ const dist = distIndex >= 0 ? args[distIndex + 1] : DIST;
 const modelIndex = args.indexOf('--model');
 const modelPath = modelIndex >= 0 ? args[modelIndex + 1] : null;
 const modelBytes = modelPath ? readFileSync(modelPath) : undefined;
+const chromiumIndex = args.indexOf('--chromium');
+const chromiumPath = chromiumIndex >= 0 ? args[chromiumIndex + 1] : null;
 const seconds = get('--seconds', 60);
 const RATE = 48000;
 const CHUNK = 1024;
@@ -85,6 +92,59 @@ function runWasm() {
   return (t.user + t.system) / 1e6 / seconds;
 }
 
+// The same Wasm calls in a Chromium page: the module and the audio served from 127.0.0.1.
+let browser = null;
+let page = null;
+let server = null;
+if (chromiumPath) {
+  const { chromium } = await import('playwright-core');
+  const { serve } = await import('./serve.mjs');
+  const files = { '/bench/audio.f32': raw, ...(modelPath ? { '/bench/model.onnx': modelPath } : {}) };
+  const served = await serve({ dir: dist, isolation: true, files });
+  server = served.server;
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+  page = await (await browser.newContext()).newPage();
+  await page.goto(`${served.url}/index.html`);
+  const isolated = await page.evaluate(async ({ RATE, CHUNK, withModel }) => {
+    const glue = await import('/hark_web_audio.js');
+    const wasm = await glue.default({ module_or_path: '/hark_web_audio_bg.wasm' });
+    const audio = new Float32Array(await (await fetch('/bench/audio.f32')).arrayBuffer());
+    const model = withModel ? new Uint8Array(await (await fetch('/bench/model.onnx')).arrayBuffer()) : undefined;
+    const seconds = audio.length / RATE;
+    const spotter = new glue.Spotter(model);
+    self.benchWhole = () => {
+      const detector = new glue.Detector(model, RATE);
+      const t0 = performance.now();
+      for (let i = 0; i < audio.length; i += CHUNK) detector.push_count(audio.subarray(i, i + CHUNK));
+      detector.finish();
+      const t = performance.now() - t0;
+      detector.free();
+      return t / 1000 / seconds;
+    };
+    self.benchFeatures = () => {
+      const stream = new glue.FeatureStream(RATE, spotter.feature_config(), CHUNK);
+      const t0 = performance.now();
+      for (let i = 0; i + CHUNK <= audio.length; i += CHUNK) {
+        new Float32Array(wasm.memory.buffer).set(audio.subarray(i, i + CHUNK), stream.input_ptr() / 4);
+        stream.process(CHUNK);
+      }
+      stream.finish();
+      const t = performance.now() - t0;
+      stream.free();
+      return t / 1000 / seconds;
+    };
+    return self.crossOriginIsolated;
+  }, { RATE, CHUNK, withModel: Boolean(modelPath) });
+  if (!isolated) throw new Error('the bench page is not cross-origin isolated: its clock would be coarse');
+  await page.evaluate(() => [self.benchWhole(), self.benchFeatures()]); // warm up, as in Node
+}
+const chromiumVersion = browser ? browser.version() : null;
+
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const q = (xs, p) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
@@ -94,11 +154,19 @@ const nat = [];
 const wsm = [];
 const natFeatures = [];
 const wsmFeatures = [];
+const chr = [];
+const chrFeatures = [];
 for (let r = 0; r < rounds; r++) {
   nat.push(runNative());
   wsm.push(runWasm());
+  if (page) chr.push(await page.evaluate(() => self.benchWhole()));
   natFeatures.push(runNative(true));
   wsmFeatures.push(runWasmFeatures());
+  if (page) chrFeatures.push(await page.evaluate(() => self.benchFeatures()));
+}
+if (browser) {
+  await browser.close();
+  server.close();
 }
 
 // The worklet's share: one quantum at a time, as the AudioWorkletProcessor calls it.
@@ -147,6 +215,13 @@ const wsmRest = rest(wsm, wsmFeatures);
 console.log(`by stage (medians of the rounds; the rest is the whole minus the front end, round by round):`);
 console.log(`  front end (resampling, features): native ${fmt(median(natFeatures))}   wasm ${fmt(median(wsmFeatures))}   wasm/native ${(median(wsmFeatures) / median(natFeatures)).toFixed(2)}x`);
 console.log(`  the rest (model, smoothing, events): native ${fmt(median(natRest))}   wasm ${fmt(median(wsmRest))}   wasm/native ${(median(wsmRest) / median(natRest)).toFixed(2)}x`);
+if (chr.length) {
+  const chrRest = rest(chr, chrFeatures);
+  console.log(`the same Wasm in Chromium ${chromiumVersion} (wall time, same rounds):`);
+  console.log(`  whole: wasm ${fmt(median(chr))}   wasm/native ${(median(chr) / median(nat)).toFixed(2)}x   (rounds ${chr.map(fmt).join(' ')})`);
+  console.log(`  front end: wasm ${fmt(median(chrFeatures))}   wasm/native ${(median(chrFeatures) / median(natFeatures)).toFixed(2)}x`);
+  console.log(`  the rest: wasm ${fmt(median(chrRest))}   wasm/native ${(median(chrRest) / median(natRest)).toFixed(2)}x`);
+}
 console.log(`worklet share (FeatureStream, one 128-sample quantum, budget ${budget.toFixed(2)} ms):`);
 console.log(`  median ${(median(quantum) * 1000).toFixed(1)} us, p99.9 ${(q(quantum, 0.999) * 1000).toFixed(1)} us, max ${(Math.max(...quantum) * 1000).toFixed(1)} us over ${quantum.length} quanta`);
 console.log(`worker share (Spotter.push_features, 8 frames: one model run, or up to 8 near a threshold):`);
