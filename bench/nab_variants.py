@@ -148,6 +148,32 @@ def ranks(raw, calib, minc, top, extend):
     return out
 
 
+@numba.njit(cache=True)
+def rank_capped(raw, calib, minc, grow):
+    """The rank, but a raw score above `grow` times the highest calibration score enters the
+    calibration at that cap (so one anomaly's scores do not mask the next one's)."""
+    n = len(raw)
+    out = np.full(n, np.nan)
+    buf = np.empty(calib)
+    cnt, head = 0, 0
+    for i in range(n):
+        r = raw[i]
+        if np.isnan(r):
+            continue
+        kept = r
+        if cnt >= minc:
+            b = buf[:cnt]
+            out[i] = (b < r).sum() / cnt
+            kept = min(r, b.max() * grow)
+        if cnt < calib:
+            buf[cnt] = kept
+            cnt += 1
+        else:
+            buf[head] = kept
+            head = (head + 1) % calib
+    return out
+
+
 def rank(raw, calib, minc=50):
     """SeriesDetector's conformal rank."""
     return ranks(raw, calib, minc, 0.1, False)
@@ -403,6 +429,23 @@ def main():
             lambda f, i, a, b: np.where(np.isnan(a[i]), np.nan, (a[i] + np.nan_to_num(surprise(i)) + np.nan_to_num(b[i])) / 3))
     variant("a scale without history yet not counted",
             lambda f, i, a, b: np.where(np.isnan(a[i]), np.nan, np.where(np.isnan(b[i]), a[i], (a[i] + b[i]) / 2)))
+    for grow in (1.2, 1.5):
+        variant(f"calibration capped at {grow}x its highest score",
+                lambda f, i, a, b, g=grow: mean2(rank_capped(r1[i], CALIBRATION, 50, g), rank_capped(r8[i], CALIBRATION, 50, g)))
+    logged = {}
+
+    def log_values(f, i, a, b):
+        # A series whose probationary values are all >= 0 (counts, loads, rates), on a log
+        # scale relative to their median: spikes of a heavy-tailed series weigh less.
+        if i not in logged:
+            v, p = f["v"], f["probation"]
+            if v[:p].min() >= 0:
+                v = np.log1p(v / (np.median(v[:p]) or 1.0))
+            logged[i] = mean2(rank(knn_raw(v, 1, WINDOW, K, HISTORY), CALIBRATION),
+                              rank(knn_raw(v, 8, WINDOW, K, HISTORY), CALIBRATION))
+        return logged[i]
+
+    variant("neighbours on log(1 + v / median) of non-negative series", log_values)
     for c in (300, 1000, 2000):
         variant(f"calibration {c}", c1=c, c8=c)
     for r in (50, 200, 400):
