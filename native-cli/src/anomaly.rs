@@ -155,7 +155,7 @@ fn open_device(spec: &str, args: &FitArgs, select: ChannelSelect) -> Result<Box<
     };
     let seconds = args.duration.unwrap_or(60.0);
     let device = DeviceSource::open(Some(spec), rate, args.source.channels, select, seconds)?;
-    eprintln!(
+    say!(
         "hark: fit: recording {seconds} s of normal running from {} ({} Hz, {} channel(s)); \
          Ctrl-C ends the recording early",
         device.id(),
@@ -243,7 +243,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     } else {
         format!("{frame_values} value(s)")
     };
-    eprintln!(
+    say!(
         "hark: fit: {} recording(s), {seconds:.1} s, {frames} frames of {layout}",
         files.len(),
     );
@@ -266,7 +266,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
                 bar.set_message(format!("loss {loss:.4}"));
             }
             None if epoch == epochs || epoch % (epochs / 10).max(1) == 0 => {
-                eprintln!("hark: fit: epoch {epoch}/{epochs}, loss {loss:.4}");
+                say!("hark: fit: epoch {epoch}/{epochs}, loss {loss:.4}");
             }
             None => {}
         },
@@ -275,7 +275,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     if report.holdout_windows < 1000 {
-        eprintln!(
+        say!(
             "hark: warning: the threshold rests on {} held-back windows only; with more \
              normal data (1000 or more windows held back) it is more reliable",
             report.holdout_windows
@@ -283,7 +283,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     }
     std::fs::write(&args.output, &bytes)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    eprintln!(
+    say!(
         "hark: fit: {} training and {} held-back windows of {} values; {} parameters, {} \
          multiply-adds per window; {} epochs, final loss {:.4}; threshold {:.4} (held-back \
          median {:.4}); {:.1} s; wrote {} ({} bytes)",
@@ -425,7 +425,7 @@ fn score_series(path: &Path, args: &ScoreArgs, threshold: f32, file: Option<&str
     printer.file = file.map(str::to_string);
     let name = path.display();
     if !args.json && !args.summary {
-        eprintln!(
+        say!(
             "hark: {name}: no model: learning the series from its first {} rows, then scoring \
              each row",
             args.probation
@@ -471,7 +471,7 @@ fn score_series(path: &Path, args: &ScoreArgs, threshold: f32, file: Option<&str
         if printer.summary.is_some() {
             bail!("{name}: too short to score: {short}");
         }
-        eprintln!("hark: warning: {name}: nothing scored: {short}");
+        say!("hark: warning: {name}: nothing scored: {short}");
     }
     printer.print_summary(&name.to_string(), args.json);
     Ok(())
@@ -576,7 +576,7 @@ fn score_one(
         if printer.summary.is_some() {
             bail!("{name}: too short to score: {short}");
         }
-        eprintln!("hark: warning: {name}: nothing scored: {short}");
+        say!("hark: warning: {name}: nothing scored: {short}");
     }
     printer.print_summary(&name.to_string(), args.json);
     Ok(())

@@ -216,14 +216,14 @@ impl DecodedSource {
         self.damaged += 1;
         match length.filter(|&n| n > 0 && n <= 1 << 20) {
             Some(n) => {
-                eprintln!("hark: warning: {message}; {n} frames of silence in its place");
+                say!("hark: warning: {message}; {n} frames of silence in its place");
                 self.pending
                     .resize(self.pending.len() + n as usize * self.width(), 0.0);
                 self.decoded += n;
                 Ok(true)
             }
             None => {
-                eprintln!(
+                say!(
                     "hark: warning: {message}; the input ends there ({} frames kept)",
                     self.decoded
                 );

@@ -121,7 +121,7 @@ pub fn run(args: &Args) -> Result<()> {
     write_npy(&args.output, &feeder.features, &shape)?;
     if args.stats {
         let seconds = audio_frames as f64 / f64::from(source.rate().hz());
-        eprintln!(
+        say!(
             "{{\"audio_seconds\": {seconds:.3}, \"frames\": {n_frames}, \"bins\": {n_features}, \"cpu_seconds\": {:.6}, \"cpu_per_audio_second\": {:.3e}}}",
             cpu.as_secs_f64(),
             cpu.as_secs_f64() / seconds.max(f64::MIN_POSITIVE)

@@ -65,7 +65,7 @@ pub fn each_file(
         let name = file.display().to_string();
         if let Err(e) = run(file, Some(&name)) {
             failed += 1;
-            eprintln!("hark: error: {e:#}");
+            say!("hark: error: {e:#}");
         }
     }
     if failed > 0 {
@@ -412,7 +412,7 @@ impl Source for RawSource {
             if !self.lenient {
                 bail!(message);
             }
-            eprintln!("hark: warning: {message}; they are dropped");
+            say!("hark: warning: {message}; they are dropped");
         }
         self.values.clear();
         if self.float {
@@ -508,7 +508,7 @@ impl CsvSource {
             BadLines::Fail => bail!("{message} (--bad-lines skip goes on past it)"),
             BadLines::Skip => {
                 self.skipped += 1;
-                eprintln!("hark: warning: {message}; skipped");
+                say!("hark: warning: {message}; skipped");
                 Ok(())
             }
         }

@@ -291,7 +291,7 @@ pub fn load_model(path: Option<&Path>) -> Result<KwsModel> {
 /// `source` names the file or the capture device.
 pub fn warn_if_below_speech(source: &dyn std::fmt::Display, rate: hark_dsp::SampleRate) {
     if rate.hz() < 8_000 {
-        eprintln!(
+        say!(
             "hark: warning: {source}: sampled at {} Hz; speech needs at least 8 kHz, so the \
              keyword model hears little of a voice in it",
             rate.hz()
@@ -329,7 +329,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
             Ok(c) => out!("{}\t{}\t{:.3}", clip.display(), c.label, c.score),
             Err(e) => {
                 failed += 1;
-                eprintln!("hark: error: {e:#}");
+                say!("hark: error: {e:#}");
             }
         }
     }

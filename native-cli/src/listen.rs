@@ -702,7 +702,7 @@ impl crate::input::Source for DeviceSource {
             if self.ended {
                 let dropped = self.dropped();
                 if dropped > 0 {
-                    eprintln!(
+                    say!(
                         "hark: warning: {}: {dropped} sample frames dropped (the ring was full): \
                          the recording has gaps",
                         self.opened.id
@@ -715,7 +715,7 @@ impl crate::input::Source for DeviceSource {
                 // What the ring holds still comes out; then the end.
                 self.ended = true;
                 if let Err(e) = self.opened.stream.pause() {
-                    eprintln!(
+                    say!(
                         "hark: warning: {}: cannot stop the stream: {e}",
                         self.opened.id
                     );
@@ -764,7 +764,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
         }
     };
     if !json {
-        eprintln!(
+        say!(
             "hark: listening on {} ({} Hz, {} channel{}, {}){}{}",
             opened.id,
             opened.rate.hz(),
@@ -812,7 +812,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
             if json {
                 status("running", &opened, &counters, events);
             } else if dropped > dropped_reported {
-                eprintln!(
+                say!(
                     "hark: warning: {dropped} samples dropped so far (the detector cannot keep up)"
                 );
             }
@@ -835,7 +835,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
                 outcome = Err(anyhow!("{}: the input device failed: {message}", opened.id));
                 break;
             }
-            eprintln!("hark: warning: {}: {message}; reopening", opened.id);
+            say!("hark: warning: {}: {message}; reopening", opened.id);
             match reopen(spec, want, args, &counters, &stop) {
                 Some(Ok(new)) => {
                     // What the failed device delivered before it failed is still audio.
@@ -871,7 +871,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     // was captured is lost (what is still in the ring, at most `--ring-ms` of audio, is run
     // through the detector first).
     if let Err(e) = opened.stream.pause() {
-        eprintln!("hark: warning: {}: cannot stop the stream: {e}", opened.id);
+        say!("hark: warning: {}: cannot stop the stream: {e}", opened.id);
     }
     drain(
         &mut opened,
@@ -888,7 +888,7 @@ pub fn listen(args: &ListenArgs) -> Result<()> {
     if json {
         status("stopped", &opened, &counters, events);
     } else {
-        eprintln!(
+        say!(
             "hark: {seconds:.1} s of audio, {events} event{}, {dropped} samples dropped",
             if events == 1 { "" } else { "s" }
         );
@@ -942,13 +942,13 @@ impl Recorder {
             return;
         };
         if !why.is_empty() {
-            eprintln!(
+            say!(
                 "hark: warning: {}: the recording ends here: {why}",
                 self.path
             );
         }
         if let Err(e) = writer.finalize() {
-            eprintln!("hark: warning: cannot finish {}: {e}", self.path);
+            say!("hark: warning: cannot finish {}: {e}", self.path);
         }
     }
 }
@@ -998,7 +998,7 @@ fn reopen(
         match open(spec, want, args.ring_ms, counters, args.duration) {
             Ok(o) => return Some(Ok(o)),
             Err(e) if started.elapsed() > Duration::from_secs(1) => {
-                eprintln!("hark: warning: {e:#}; retrying");
+                say!("hark: warning: {e:#}; retrying");
             }
             Err(_) => {}
         }
@@ -1050,7 +1050,7 @@ pub fn devices(args: &DevicesArgs) -> Result<()> {
         }
     }
     if count == 0 && !args.json {
-        eprintln!("hark: no input devices found");
+        say!("hark: no input devices found");
     }
     Ok(())
 }

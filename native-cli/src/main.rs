@@ -3,6 +3,9 @@
 //! Exit codes: 0 success, 1 a runtime error (unreadable or corrupt input, bad samples, a write
 //! that failed), 2 a usage error (unknown flag or value).
 
+// Messages go through `say!` and results through `out!`, which do not panic on a closed stream.
+#![deny(clippy::print_stderr, clippy::print_stdout)]
+
 /// `println!` for results: when stdout is closed early (`hark detect ... | head`), the program
 /// ends quietly with success instead of panicking; another write error is exit code 1.
 macro_rules! out {
@@ -14,12 +17,23 @@ macro_rules! out {
     }};
 }
 
+/// `eprintln!` for messages (warnings, errors, progress) that never panics: when stderr is
+/// closed or nobody reads it any more (`hark listen 2>&1 | head`, a supervisor's log pipe
+/// gone), the message is dropped and the work goes on, so a model being fitted is still
+/// written. `eprintln!` would panic there (clippy's `print_stderr` keeps it out).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Ends the program after a failed write to stdout.
 pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
-    eprintln!("hark: error: cannot write to stdout: {e}");
+    say!("hark: error: cannot write to stdout: {e}");
     std::process::exit(1);
 }
 
@@ -126,7 +140,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hark: error: {e:#}");
+            say!("hark: error: {e:#}");
             ExitCode::from(if e.downcast_ref::<Usage>().is_some() {
                 2
             } else {

@@ -186,7 +186,7 @@ pub fn run(args: &NabArgs) -> Result<()> {
         for r in results {
             r?;
         }
-        eprintln!(
+        say!(
             "hark: nab: {} files in {:.1} s",
             labels.len(),
             started.elapsed().as_secs_f64()

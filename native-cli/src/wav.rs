@@ -228,7 +228,7 @@ impl WavSource {
             Ok(blocks) => {
                 if blocks.unfinalised {
                     duration = blocks.remaining / channels as u64;
-                    eprintln!(
+                    say!(
                         "hark: warning: {}: the header says its data is 0 bytes long, but \
                          {duration} sample frames follow (a recording that was not finished?): \
                          reading them",
@@ -395,7 +395,7 @@ impl Source for WavSource {
                 Ok(out.len() / width)
             }
             Err(e) if self.lenient => {
-                eprintln!(
+                say!(
                     "hark: warning: {e:#}; keeping the {} frames before it",
                     self.frames_read + (out.len() / width) as u64
                 );

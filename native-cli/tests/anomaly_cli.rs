@@ -118,6 +118,36 @@ fn vibration_from_a_three_channel_24_bit_wav() {
 }
 
 /// CSV rows `timestamp,value`: the scores and events carry the rows' timestamps.
+/// Nobody reads stderr any more (`hark fit ... 2>&1 | head`, a supervisor's log pipe gone):
+/// the progress lines are dropped, not a panic, and the model is written as it would be.
+#[test]
+fn a_fit_whose_log_reader_has_gone_still_writes_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let normal = dir.path().join("normal.wav");
+    let (model, unread) = (dir.path().join("m.onnx"), dir.path().join("unread.onnx"));
+    write_wav(&normal, 16_000, 1, 16, &machine(16_000, 60.0, 1, &[])).unwrap();
+    let out = fit(&normal, &model, "audio");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .args(["fit", "--normal", path(&normal), "--output", path(&unread)])
+        .args(["--preset", "audio"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // the read end closed before the first line
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        std::fs::read(&unread).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+}
+
 #[test]
 fn metric_rows_keep_their_timestamps() {
     let dir = tempfile::tempdir().unwrap();
