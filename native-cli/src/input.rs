@@ -305,6 +305,9 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
                 columns: None,
                 ahead: None,
                 timestamps: Vec::new(),
+                splitter: None,
+                fields: vec![0; MAX_LINE + 1],
+                ends: vec![0; MAX_FIELDS],
             };
             // The first row says how many value columns there are.
             source.ahead = source.next_row()?;
@@ -435,10 +438,17 @@ impl Source for RawSource {
     }
 }
 
+/// Fields a CSV row may have (a timestamp and the value columns).
+const MAX_FIELDS: usize = 1025;
+
 /// CSV sensor readings, one row per line: `value`, `timestamp,value` or, for several
 /// sensors, `timestamp,value,value,...` (the first field of a row of two or more is its
 /// timestamp). A first line that is not numbers is taken as a header. Every row must have
 /// the value columns of the first; the columns are channels ([`ChannelSelect`]).
+///
+/// As spreadsheets and loggers write them: fields may be quoted (`"20.5"`, split by
+/// `csv-core`), and the delimiter is read from the first line: `;` if it has one, else `,`,
+/// else a tab. Where it is not `,`, a decimal comma is read too (`20,5` is 20.5).
 struct CsvSource {
     name: String,
     reader: BufReader<Box<dyn Read>>,
@@ -453,6 +463,11 @@ struct CsvSource {
     /// The first row, read when the file was opened.
     ahead: Option<(Option<String>, Vec<f32>)>,
     timestamps: Vec<Option<String>>,
+    /// The field splitter, once the first line has given the delimiter.
+    splitter: Option<(u8, csv_core::Reader)>,
+    /// A row's unquoted fields, back to back, and where each ends (scratch).
+    fields: Vec<u8>,
+    ends: Vec<usize>,
 }
 
 impl CsvSource {
@@ -537,14 +552,43 @@ impl CsvSource {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let (stamp, fields) = match text.split_once(',') {
-                Some((stamp, fields)) => (Some(stamp.trim()), fields),
-                None => (None, text),
-            };
+            let (delimiter, splitter) = self.splitter.get_or_insert_with(|| {
+                let delimiter = [b';', b',', b'\t']
+                    .into_iter()
+                    .find(|d| text.as_bytes().contains(d))
+                    .unwrap_or(b',');
+                let splitter = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+                (delimiter, splitter)
+            });
+            let delimiter = *delimiter;
+            // The line's end back on, so that the splitter sees a whole record.
+            self.line.push(b'\n');
+            splitter.reset();
+            let (result, _, _, count) =
+                splitter.read_record(&self.line, &mut self.fields, &mut self.ends);
+            if !matches!(result, csv_core::ReadRecordResult::Record) {
+                self.bad(&format!("more than {} fields", MAX_FIELDS - 1))?;
+                continue;
+            }
+            let mut fields = (0..count).map(|i| {
+                let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                // Valid UTF-8: the line was, and quotes are ASCII.
+                std::str::from_utf8(&self.fields[start..self.ends[i]])
+                    .unwrap_or("")
+                    .trim()
+            });
+            let stamp = if count > 1 { fields.next() } else { None };
             let mut values = Vec::new();
             let mut problem = None;
-            for field in fields.split(',').map(str::trim) {
-                match field.parse::<f32>() {
+            for field in fields {
+                let decimal_comma;
+                let number = if delimiter != b',' && field.contains(',') {
+                    decimal_comma = field.replacen(',', ".", 1);
+                    decimal_comma.as_str()
+                } else {
+                    field
+                };
+                match number.parse::<f32>() {
                     Ok(v) if v.is_finite() => values.push(v),
                     Ok(_) => problem = Some((format!("{field:?} is not a finite number"), false)),
                     Err(_) => problem = Some((format!("{field:?} is not a number"), true)),
@@ -570,7 +614,8 @@ impl CsvSource {
                 }
                 Some(_) => {}
             }
-            return Ok(Some((stamp.map(str::to_string), values)));
+            let stamp = stamp.map(str::to_string);
+            return Ok(Some((stamp, values)));
         }
     }
 }

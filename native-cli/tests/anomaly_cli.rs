@@ -871,6 +871,80 @@ fn sensor_rows(rows: usize, columns: usize, bump: impl Fn(usize, usize) -> f64) 
     text
 }
 
+/// CSV as spreadsheets and loggers write it: quoted fields, `;` with decimal commas, tabs,
+/// CRLF line ends. Each is read as the plain file: the same lines out, the same model fitted.
+#[test]
+fn csv_as_spreadsheets_and_loggers_write_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = sensor_rows(1200, 2, |i, k| if i == 1000 && k == 1 { 20.0 } else { 0.0 });
+    let rows = || plain.lines().map(|l| l.split(',').collect::<Vec<_>>());
+    let join = |sep: &str, field: &dyn Fn(&str) -> String, end: &str| {
+        rows()
+            .map(|r| r.iter().map(|f| field(f)).collect::<Vec<_>>().join(sep) + end)
+            .collect::<String>()
+    };
+    let variants = [
+        ("quoted", join(",", &|f| format!("\"{f}\""), "\n")),
+        ("semicolons", join(";", &|f| f.replace('.', ","), "\n")),
+        ("tabs", join("\t", &|f| f.to_string(), "\n")),
+        ("crlf", join(",", &|f| f.to_string(), "\r\n")),
+    ];
+    assert!(
+        variants[1].1.contains(";40,"),
+        "decimal commas: {}",
+        &variants[1].1[..80]
+    );
+    let score = |file: &Path| {
+        let out = hark(&["score", path(file), "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("warning"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let plain_file = dir.path().join("plain.csv");
+    std::fs::write(&plain_file, &plain).unwrap();
+    let expected = score(&plain_file);
+    let events = json_lines(&hark(&[
+        "score",
+        path(&plain_file),
+        "--json",
+        "--events-only",
+    ]));
+    assert!(
+        events.iter().any(|e| e["start"] == stamp_of(&plain, 1000)),
+        "{events:?}"
+    );
+    let plain_model = dir.path().join("plain.onnx");
+    assert!(fit(&plain_file, &plain_model, "metric").status.success());
+    for (name, text) in &variants {
+        let file = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&file, text).unwrap();
+        assert!(
+            score(&file) == expected,
+            "{name}: other lines than the plain file's"
+        );
+        let model = dir.path().join(format!("{name}.onnx"));
+        let out = fit(&file, &model, "metric");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read(&model).unwrap(),
+            std::fs::read(&plain_model).unwrap(),
+            "{name}: another model than the plain file's"
+        );
+    }
+}
+
 /// The timestamp of data row `i` of `text`.
 fn stamp_of(text: &str, i: usize) -> &str {
     text.lines().nth(1 + i).unwrap().split(',').next().unwrap()
