@@ -438,6 +438,9 @@ impl Source for RawSource {
     }
 }
 
+/// Bad CSV lines named one by one in warnings; past them, one count at the end.
+const NAMED_BAD_LINES: u64 = 10;
+
 /// Fields a CSV row may have (a timestamp and the value columns).
 const MAX_FIELDS: usize = 1025;
 
@@ -523,7 +526,15 @@ impl CsvSource {
             BadLines::Fail => bail!("{message} (--bad-lines skip goes on past it)"),
             BadLines::Skip => {
                 self.skipped += 1;
-                say!("hark: warning: {message}; skipped");
+                if self.skipped <= NAMED_BAD_LINES {
+                    say!("hark: warning: {message}; skipped");
+                }
+                if self.skipped == NAMED_BAD_LINES {
+                    say!(
+                        "hark: warning: {}: further bad lines are skipped without a word (counted at the end)",
+                        self.name
+                    );
+                }
                 Ok(())
             }
         }
@@ -536,6 +547,14 @@ impl CsvSource {
     fn next_row(&mut self) -> Result<Option<(Option<String>, Vec<f32>)>> {
         loop {
             let Some(line) = self.next_line()? else {
+                if self.skipped > NAMED_BAD_LINES {
+                    say!(
+                        "hark: warning: {}: {} bad lines skipped in all, the first {NAMED_BAD_LINES} named above",
+                        self.name,
+                        self.skipped
+                    );
+                    self.skipped = 0; // said once
+                }
                 return Ok(None);
             };
             if line.is_err() {

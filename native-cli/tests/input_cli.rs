@@ -308,6 +308,29 @@ fn csv_sensor_lines_with_bad_lines_skipped_or_fatal() {
     let output = run(&["--bad-lines", "fail"], &damaged, &out);
     fails_with(&output, 1, &["line 102"]);
 
+    // A logger's gaps, 30 empty values: the first 10 named, then one count at the end.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    for i in 0..30 {
+        let at = 200 + 100 * i;
+        let stamp = lines[at].split(',').next().unwrap().to_string();
+        lines[at] = format!("{stamp},");
+    }
+    let gaps = lines.join("\n") + "\n";
+    let output = run(&[], &gaps, &out);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert_eq!(
+        message.matches("is not a number; skipped").count(),
+        10,
+        "{message}"
+    );
+    assert!(
+        message.contains("line 201: \"\" is not a number"),
+        "{message}"
+    );
+    assert!(message.contains("30 bad lines skipped in all"), "{message}");
+    assert_eq!(message.lines().count(), 12, "{message}");
+
     // Values only, no header, no timestamps.
     let values: String = text
         .lines()
