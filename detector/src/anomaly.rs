@@ -871,6 +871,18 @@ pub fn fit_anomaly(
         .iter()
         .map(|s| (s / train_windows as f64).sqrt() as f32)
         .collect();
+    // Normal data that never changes (digital silence, a muted input, a sensor stuck at one
+    // reading) would give a threshold of 0, and every later input an absurd score.
+    if std
+        .iter()
+        .zip(&mean)
+        .all(|(&s, &m)| s <= 1e-6 * m.abs().max(1.0))
+    {
+        return Err(bad(format!(
+            "the normal data does not vary: each of the {dim} values of every window is the \
+             same throughout (digital silence, a muted input or a sensor stuck at one reading?)"
+        )));
+    }
     let floor = (std.iter().sum::<f32>() / dim as f32 * 0.05).max(1e-6);
     for s in &mut std {
         *s = s.max(floor);

@@ -257,6 +257,21 @@ fn errors_are_clear() {
     let model = dir.path().join("m.onnx");
     fails(fit(&short, &model, "audio"), "too little normal data");
     assert!(!model.exists(), "no model written");
+    // Normal data that never changes: digital silence, a sensor stuck at one reading.
+    let silence = dir.path().join("silence.wav");
+    write_wav(&silence, 16_000, 1, 16, &vec![0.0; 16_000 * 30]).unwrap();
+    fails(
+        fit(&silence, &model, "audio"),
+        "the normal data does not vary",
+    );
+    let stuck = dir.path().join("stuck.csv");
+    let rows: String = (0..3000).map(|i| format!("{i},21.5\n")).collect();
+    std::fs::write(&stuck, rows).unwrap();
+    fails(
+        fit(&stuck, &model, "metric"),
+        "a sensor stuck at one reading",
+    );
+    assert!(!model.exists(), "no model written");
     // A folder without recordings.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
