@@ -413,6 +413,7 @@ fn score_series(path: &Path, args: &ScoreArgs, threshold: f32, file: Option<&str
     let opened = input::open_as(path, &source_args, select)?;
     let mut source = Reader::new(opened, &source_args, path);
     let columns = source.channels();
+    let names = source.column_names().unwrap_or_default();
     let params = SeriesParams {
         probation: usize::try_from(args.probation).unwrap_or(usize::MAX),
         ..SeriesParams::default()
@@ -458,7 +459,8 @@ fn score_series(path: &Path, args: &ScoreArgs, threshold: f32, file: Option<&str
             let seconds = index as f64 / rate;
             printer.print_row(index, seconds, score);
             for &(k, peak) in &reports {
-                printer.print_event(index, seconds, peak, (columns > 1).then_some(k));
+                let column = (columns > 1).then(|| (k, names.get(k).map(String::as_str)));
+                printer.print_event(index, seconds, peak, column);
             }
         }
         printer.forget_before(rows);
@@ -698,9 +700,15 @@ impl Printer {
         }
     }
 
-    /// An event of one row in a series scored with no model, naming its column when the rows
-    /// have several.
-    fn print_event(&mut self, index: u64, seconds: f64, peak: f32, column: Option<usize>) {
+    /// An event of one row in a series scored with no model, naming its column (its index,
+    /// and its name where a header gave one) when the rows have several.
+    fn print_event(
+        &mut self,
+        index: u64,
+        seconds: f64,
+        peak: f32,
+        column: Option<(usize, Option<&str>)>,
+    ) {
         if let Some(summary) = self.summary.as_mut() {
             summary.events += 1;
             return;
@@ -708,15 +716,22 @@ impl Printer {
         if self.json {
             let t = self.time(index, seconds);
             let mut line = json!({"event": "anomaly", "start": t, "end": t, "peak": peak});
-            if let (Some(k), Some(map)) = (column, line.as_object_mut()) {
+            if let (Some((k, name)), Some(map)) = (column, line.as_object_mut()) {
                 map.insert("column".into(), json!(k));
+                if let Some(name) = name {
+                    map.insert("name".into(), json!(name));
+                }
             }
             self.json_line(line);
         } else {
             let t = self
                 .stamp(index)
                 .map_or_else(|| format!("{seconds:.3} s"), str::to_string);
-            let column = column.map_or_else(String::new, |k| format!(" in column {k}"));
+            let column = match column {
+                Some((k, Some(name))) => format!(" in column {k} ({name})"),
+                Some((k, None)) => format!(" in column {k}"),
+                None => String::new(),
+            };
             self.text_line(&format!("anomaly at {t}{column}, score {peak:.4}"));
         }
     }

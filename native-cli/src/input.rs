@@ -119,6 +119,15 @@ impl ChannelSelect {
         }
     }
 
+    /// The names of the values handed out, from the input's channel names; None for a mix.
+    pub fn names(self, names: &[String]) -> Option<Vec<String>> {
+        match self {
+            ChannelSelect::All => Some(names.to_vec()),
+            ChannelSelect::Only(k) => names.get(k).map(|n| vec![n.clone()]),
+            ChannelSelect::Mix => None,
+        }
+    }
+
     /// Mixes, picks from or copies interleaved frames into `out`.
     pub fn apply(self, interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
         if channels == 1 {
@@ -226,6 +235,11 @@ pub trait Source {
     fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
         out.clear();
     }
+    /// The names of the channels (a CSV header's value columns), one per value of a frame,
+    /// where the input has them.
+    fn column_names(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// Opens `path` (`-` for stdin) as the arguments say: mono, the mean of the channels unless
@@ -305,6 +319,7 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
                 columns: None,
                 ahead: None,
                 timestamps: Vec::new(),
+                header: None,
                 splitter: None,
                 fields: vec![0; MAX_LINE + 1],
                 ends: vec![0; MAX_FIELDS],
@@ -466,6 +481,8 @@ struct CsvSource {
     /// The first row, read when the file was opened.
     ahead: Option<(Option<String>, Vec<f32>)>,
     timestamps: Vec<Option<String>>,
+    /// The header's value-column names, when the first line was a header.
+    header: Option<Vec<String>>,
     /// The field splitter, once the first line has given the delimiter.
     splitter: Option<(u8, csv_core::Reader)>,
     /// A row's unquoted fields, back to back, and where each ends (scratch).
@@ -617,7 +634,17 @@ impl CsvSource {
                 }
             }
             match problem {
-                Some((_, true)) if self.line_number == 1 => continue, // a header
+                Some((_, true)) if self.line_number == 1 => {
+                    // A header: its names of the value columns (all but a timestamp's).
+                    let names = (0..count).map(|i| {
+                        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                        String::from_utf8_lossy(&self.fields[start..self.ends[i]])
+                            .trim()
+                            .to_string()
+                    });
+                    self.header = Some(names.skip(usize::from(count > 1)).collect());
+                    continue;
+                }
                 Some((problem, _)) => {
                     self.bad(&problem)?;
                     continue;
@@ -651,6 +678,14 @@ impl Source for CsvSource {
     fn take_timestamps(&mut self, out: &mut Vec<Option<String>>) {
         out.clear();
         std::mem::swap(out, &mut self.timestamps);
+    }
+
+    fn column_names(&self) -> Option<Vec<String>> {
+        let names = self.header.as_ref()?;
+        let columns = self.columns?;
+        (names.len() == columns)
+            .then(|| self.select.names(names))
+            .flatten()
     }
 
     fn read(&mut self, max_frames: usize, out: &mut Vec<f32>) -> Result<usize> {
@@ -720,6 +755,12 @@ impl Reader {
     /// Values per sample frame in the chunks (1 unless every channel was asked for).
     pub fn channels(&self) -> usize {
         self.source.channels()
+    }
+
+    /// The names of the channels in a chunk's frames (a CSV header's), where the input has
+    /// them.
+    pub fn column_names(&self) -> Option<Vec<String>> {
+        self.source.column_names()
     }
 
     /// The timestamps of the values read since the last call (CSV input), one per value.

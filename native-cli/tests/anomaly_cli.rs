@@ -1077,6 +1077,27 @@ fn a_series_of_several_sensors_names_the_column_of_an_event() {
         .collect();
     assert_eq!(at_jump.len(), 1, "{lines:?}");
     assert_eq!(at_jump[0]["column"], 2);
+    assert_eq!(
+        at_jump[0]["name"], "sensor2",
+        "the header's name of the column"
+    );
+    let text_lines = hark(&["score", path(&csv), "--events-only"]);
+    assert!(
+        String::from_utf8_lossy(&text_lines.stdout).contains(" in column 2 (sensor2), score"),
+        "{}",
+        String::from_utf8_lossy(&text_lines.stdout)
+    );
+    // Without a header, the index alone.
+    let bare = dir.path().join("bare.csv");
+    std::fs::write(&bare, text.split_once('\n').unwrap().1).unwrap();
+    let bare_lines = json_lines(&hark(&["score", path(&bare), "--json", "--events-only"]));
+    let at_jump = bare_lines
+        .iter()
+        .find(|l| l["start"] == stamp_of(&text, 2000));
+    assert!(
+        at_jump.is_some_and(|l| l["column"] == 2 && l.get("name").is_none()),
+        "{bare_lines:?}"
+    );
     // One column by --channel: the events are that column's alone.
     let only = json_lines(&hark(&[
         "score",
