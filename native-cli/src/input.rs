@@ -195,7 +195,8 @@ pub struct InputArgs {
     #[arg(long)]
     pub channel: Option<usize>,
     /// On corrupt or truncated data, warn and keep what decoded (damaged FLAC frames become
-    /// silence of the same length) instead of stopping with an error.
+    /// silence of the same length; NaN or infinite samples become 0) instead of stopping with
+    /// an error.
     #[arg(long)]
     pub lenient: bool,
     /// A malformed CSV line (not a number, or longer than 4096 bytes): skip it with a
@@ -716,6 +717,10 @@ pub struct Reader {
     started: Instant,
     frames: u64,
     progress: Option<indicatif::ProgressBar>,
+    /// With `--lenient`, samples that are not finite become 0 (counted) instead of an error.
+    lenient: bool,
+    name: String,
+    replaced: u64,
 }
 
 impl Reader {
@@ -744,6 +749,9 @@ impl Reader {
             started: Instant::now(),
             frames: 0,
             progress,
+            lenient: args.lenient,
+            name: name.display().to_string(),
+            replaced: 0,
         }
     }
 
@@ -778,6 +786,17 @@ impl Reader {
             max_frames
         };
         let n = self.source.read(max, out)?;
+        if self.lenient {
+            self.replace_non_finite(out);
+        }
+        if n == 0 && self.replaced > 0 {
+            say!(
+                "hark: warning: {}: {} samples in all were not finite and became 0 (--lenient)",
+                self.name,
+                self.replaced
+            );
+            self.replaced = 0; // said once
+        }
         self.frames += n as u64;
         if self.realtime {
             let due = Duration::from_secs_f64(self.frames as f64 / rate);
@@ -793,6 +812,28 @@ impl Reader {
             }
         }
         Ok(n)
+    }
+}
+
+impl Reader {
+    /// `--lenient`: NaN and infinite samples (a float WAV from a sensor that dropped out)
+    /// become 0, so the timeline and everything after them are kept; the first is named.
+    fn replace_non_finite(&mut self, chunk: &mut [f32]) {
+        let width = self.source.channels().max(1);
+        for (i, v) in chunk.iter_mut().enumerate() {
+            if !v.is_finite() {
+                if self.replaced == 0 {
+                    say!(
+                        "hark: warning: {}: sample frame {} is not finite ({v}); it and any \
+                         other such sample become 0 (--lenient)",
+                        self.name,
+                        self.frames + (i / width) as u64
+                    );
+                }
+                self.replaced += 1;
+                *v = 0.0;
+            }
+        }
     }
 }
 

@@ -140,7 +140,23 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            say!("hark: error: {e:#}");
+            let non_finite = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<hark_dsp::ProcessError>(),
+                    Some(hark_dsp::ProcessError::NonFinite { .. })
+                ) || matches!(
+                    c.downcast_ref::<hark_detector::DetectorError>(),
+                    Some(hark_detector::DetectorError::Samples(
+                        hark_dsp::ProcessError::NonFinite { .. }
+                    ))
+                )
+            });
+            let hint = if non_finite {
+                " (--lenient makes such samples 0 and goes on)"
+            } else {
+                ""
+            };
+            say!("hark: error: {e:#}{hint}");
             ExitCode::from(if e.downcast_ref::<Usage>().is_some() {
                 2
             } else {

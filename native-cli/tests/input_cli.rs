@@ -562,3 +562,63 @@ fn wav_layouts_hound_refuses_are_decoded_by_symphonia() {
         assert!(compared > 1000, "{name}: {compared}");
     }
 }
+
+/// A float WAV with NaN and infinite samples (a sensor that dropped out): a clear error that
+/// points to `--lenient`; with it, those samples become 0 and everything else is kept.
+#[test]
+fn samples_that_are_not_finite_fail_or_become_0_with_lenient() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &Path, samples: &[f32]| {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for &s in samples {
+            w.write_sample(s).unwrap();
+        }
+        w.finalize().unwrap();
+    };
+    let clean: Vec<f32> = (0..48_000).map(|i| 0.1 * (i as f32 * 0.05).sin()).collect();
+    let mut broken = clean.clone();
+    let mut zeroed = clean.clone();
+    for (at, v) in [(20_000, f32::NAN), (30_000, f32::INFINITY)] {
+        broken[at] = v;
+        zeroed[at] = 0.0;
+    }
+    let (broken_wav, zeroed_wav) = (dir.path().join("broken.wav"), dir.path().join("zeroed.wav"));
+    write(&broken_wav, &broken);
+    write(&zeroed_wav, &zeroed);
+    let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    let run = |wav: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "features",
+            wav.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        hark(&args)
+    };
+    let output = run(&broken_wav, &a, &[]);
+    fails_with(
+        &output,
+        1,
+        &["not finite (NaN)", "--lenient makes such samples 0"],
+    );
+    let output = run(&broken_wav, &a, &["--lenient"]);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(
+        message.contains("sample frame 20000 is not finite (NaN)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("2 samples in all were not finite"),
+        "{message}"
+    );
+    assert!(run(&zeroed_wav, &b, &[]).status.success());
+    assert_eq!(read_npy(&a), read_npy(&b), "as if those samples had been 0");
+}
