@@ -603,9 +603,16 @@ impl CsvSource {
             splitter.reset();
             let (result, _, _, count) =
                 splitter.read_record(&self.line, &mut self.fields, &mut self.ends);
-            if !matches!(result, csv_core::ReadRecordResult::Record) {
-                self.bad(&format!("more than {} fields", MAX_FIELDS - 1))?;
-                continue;
+            match result {
+                csv_core::ReadRecordResult::Record => {}
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.bad(&format!("more than {} fields", MAX_FIELDS - 1))?;
+                    continue;
+                }
+                _ => {
+                    self.bad("a quote is not closed on its line")?;
+                    continue;
+                }
             }
             let mut fields = (0..count).map(|i| {
                 let start = if i == 0 { 0 } else { self.ends[i - 1] };

@@ -287,6 +287,7 @@ fn csv_sensor_lines_with_bad_lines_skipped_or_fatal() {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     lines.insert(101, "2026-01-01 00:00:00.100,not-a-number".into());
     lines.insert(102, format!("2026-01-01,{}", "9".repeat(5000)));
+    lines.insert(103, "2026-01-01,\"1.5".into());
     let damaged = lines.join("\n") + "\n";
     let output = run(&[], &damaged, &out);
     let message = stderr(&output);
@@ -297,6 +298,10 @@ fn csv_sensor_lines_with_bad_lines_skipped_or_fatal() {
     );
     assert!(
         message.contains("line 103: longer than 4096 bytes; skipped"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 104: a quote is not closed on its line; skipped"),
         "{message}"
     );
     assert_eq!(
