@@ -117,41 +117,11 @@ def knn_pred(values, w, k, history):
 
 
 @numba.njit(cache=True)
-def ranks(raw, calib, minc, top, extend):
+def ranks(raw, calib, minc, top, extend, grow):
     """Share of the last `calib` raw scores below each (NaN before `minc` of them); with
     `extend`, past the highest of them 1 + the excess over it in units of the mean excess of
-    the `top` share over its lower edge (an exponential tail)."""
-    n = len(raw)
-    out = np.full(n, np.nan)
-    buf = np.empty(calib)
-    cnt, head = 0, 0
-    for i in range(n):
-        r = raw[i]
-        if np.isnan(r):
-            continue
-        if cnt >= minc:
-            b = buf[:cnt]
-            highest = b.max()
-            if not extend or r <= highest:
-                out[i] = (b < r).sum() / cnt
-            else:
-                b = np.sort(b)
-                q = int(cnt * (1 - top))
-                beta = max((b[q:] - b[q]).mean(), 1e-9)
-                out[i] = 1.0 + (r - highest) / beta
-        if cnt < calib:
-            buf[cnt] = r
-            cnt += 1
-        else:
-            buf[head] = r
-            head = (head + 1) % calib
-    return out
-
-
-@numba.njit(cache=True)
-def rank_capped(raw, calib, minc, grow):
-    """The rank, but a raw score above `grow` times the highest calibration score enters the
-    calibration at that cap (so one anomaly's scores do not mask the next one's)."""
+    the `top` share over its lower edge (an exponential tail). A raw score above `grow` times
+    the highest enters the calibration at that cap (inf: as it is)."""
     n = len(raw)
     out = np.full(n, np.nan)
     buf = np.empty(calib)
@@ -163,8 +133,16 @@ def rank_capped(raw, calib, minc, grow):
         kept = r
         if cnt >= minc:
             b = buf[:cnt]
-            out[i] = (b < r).sum() / cnt
-            kept = min(r, b.max() * grow)
+            highest = b.max()
+            if r > highest * grow:  # never for grow = inf (nor a NaN from 0 * inf)
+                kept = highest * grow
+            if not extend or r <= highest:
+                out[i] = (b < r).sum() / cnt
+            else:
+                b = np.sort(b)
+                q = int(cnt * (1 - top))
+                beta = max((b[q:] - b[q]).mean(), 1e-9)
+                out[i] = 1.0 + (r - highest) / beta
         if cnt < calib:
             buf[cnt] = kept
             cnt += 1
@@ -174,14 +152,20 @@ def rank_capped(raw, calib, minc, grow):
     return out
 
 
+def rank_capped(raw, calib, minc, grow):
+    """The rank, but a raw score above `grow` times the highest calibration score enters the
+    calibration at that cap (so one anomaly's scores do not mask the next one's)."""
+    return ranks(raw, calib, minc, 0.1, False, grow)
+
+
 def rank(raw, calib, minc=50):
     """SeriesDetector's conformal rank."""
-    return ranks(raw, calib, minc, 0.1, False)
+    return ranks(raw, calib, minc, 0.1, False, np.inf)
 
 
 def tail_rank(raw, calib, minc=50, top=0.1):
     """The rank, extended past the top of the calibration scores."""
-    return ranks(raw, calib, minc, top, True)
+    return ranks(raw, calib, minc, top, True, np.inf)
 
 
 @numba.njit(cache=True)
