@@ -614,10 +614,9 @@ impl CsvSource {
                     continue;
                 }
             }
+            // Valid UTF-8: the line was, and quotes are ASCII.
             let mut fields = (0..count).map(|i| {
-                let start = if i == 0 { 0 } else { self.ends[i - 1] };
-                // Valid UTF-8: the line was, and quotes are ASCII.
-                std::str::from_utf8(&self.fields[start..self.ends[i]])
+                std::str::from_utf8(field(&self.fields, &self.ends, i))
                     .unwrap_or("")
                     .trim()
             });
@@ -645,8 +644,7 @@ impl CsvSource {
                 Some((_, true)) if self.line_number == 1 => {
                     // A header: its names of the value columns (all but a timestamp's).
                     let names = (0..count).map(|i| {
-                        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-                        String::from_utf8_lossy(&self.fields[start..self.ends[i]])
+                        String::from_utf8_lossy(field(&self.fields, &self.ends, i))
                             .trim()
                             .to_string()
                     });
@@ -714,6 +712,12 @@ impl Source for CsvSource {
         }
         Ok(frames)
     }
+}
+
+/// Field `i` of a row that `csv_core` wrote back to back into `fields`, ending at `ends`.
+fn field<'a>(fields: &'a [u8], ends: &[usize], i: usize) -> &'a [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &fields[start..ends[i]]
 }
 
 /// A source read in chunks, paced at real speed if asked, with a progress bar on a terminal
