@@ -203,9 +203,36 @@ pub struct InputArgs {
     /// warning, or fail.
     #[arg(long, value_enum, default_value_t = BadLines::Skip)]
     pub bad_lines: BadLines,
+    /// The CSV field delimiter: `,`, `;`, `tab` or `|`; `auto` reads it from the first line
+    /// (`;` if it has one, else a tab, else `,`). With any but `,`, a decimal comma is read
+    /// as a decimal point: a file of one column with decimal commas (`20,5`) needs `;`.
+    #[arg(long, default_value = "auto", value_parser = delimiter)]
+    pub delimiter: Delimiter,
     /// Pace file input at real speed (for demos); otherwise it runs as fast as it can.
     #[arg(long)]
     pub realtime: bool,
+}
+
+/// `--delimiter`: a byte, or `None` to read it from the first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiter(Option<u8>);
+
+impl Delimiter {
+    /// Read from the first line.
+    pub const AUTO: Delimiter = Delimiter(None);
+}
+
+fn delimiter(text: &str) -> Result<Delimiter, String> {
+    match text {
+        "auto" => Ok(Delimiter(None)),
+        "," | "comma" => Ok(Delimiter(Some(b','))),
+        ";" | "semicolon" => Ok(Delimiter(Some(b';'))),
+        "tab" | "\t" | "\\t" => Ok(Delimiter(Some(b'\t'))),
+        "|" | "pipe" => Ok(Delimiter(Some(b'|'))),
+        _ => Err(format!(
+            "`{text}` is not a delimiter this reader takes: `,`, `;`, `tab`, `|` or `auto`"
+        )),
+    }
 }
 
 impl InputArgs {
@@ -314,6 +341,7 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
                 rate: rate()?,
                 select,
                 bad_lines: args.bad_lines,
+                delimiter: args.delimiter.0,
                 line: Vec::with_capacity(MAX_LINE + 1),
                 line_number: 0,
                 skipped: 0,
@@ -466,14 +494,17 @@ const MAX_FIELDS: usize = 1025;
 /// the value columns of the first; the columns are channels ([`ChannelSelect`]).
 ///
 /// As spreadsheets and loggers write them: fields may be quoted (`"20.5"`, split by
-/// `csv-core`), and the delimiter is read from the first line: `;` if it has one, else `,`,
-/// else a tab. Where it is not `,`, a decimal comma is read too (`20,5` is 20.5).
+/// `csv-core`), and the delimiter is `--delimiter` or read from the first line: `;` if it has
+/// one, else a tab, else `,` (a tab file's timestamps may hold commas). Where it is not `,`, a decimal comma is read too (`20,5` is
+/// 20.5).
 struct CsvSource {
     name: String,
     reader: BufReader<Box<dyn Read>>,
     rate: SampleRate,
     select: ChannelSelect,
     bad_lines: BadLines,
+    /// `--delimiter`, else `None`: read from the first line.
+    delimiter: Option<u8>,
     line: Vec<u8>,
     line_number: u64,
     skipped: u64,
@@ -589,11 +620,14 @@ impl CsvSource {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
+            let given = self.delimiter;
             let (delimiter, splitter) = self.splitter.get_or_insert_with(|| {
-                let delimiter = [b';', b',', b'\t']
-                    .into_iter()
-                    .find(|d| text.as_bytes().contains(d))
-                    .unwrap_or(b',');
+                let delimiter = given.unwrap_or_else(|| {
+                    [b';', b'\t', b',']
+                        .into_iter()
+                        .find(|d| text.as_bytes().contains(d))
+                        .unwrap_or(b',')
+                });
                 let splitter = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
                 (delimiter, splitter)
             });

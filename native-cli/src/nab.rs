@@ -280,6 +280,7 @@ fn detect_file(
         channel: None,
         lenient: false,
         bad_lines: input::BadLines::Fail,
+        delimiter: input::Delimiter::AUTO,
         realtime: false,
     };
     let mut source = input::open(&path, &source_args)?;

@@ -902,6 +902,10 @@ fn csv_as_spreadsheets_and_loggers_write_it() {
         ("quoted", join(",", &|f| format!("\"{f}\""), "\n")),
         ("semicolons", join(";", &|f| f.replace('.', ","), "\n")),
         ("tabs", join("\t", &|f| f.to_string(), "\n")),
+        (
+            "tabs and decimal commas",
+            join("\t", &|f| f.replace('.', ","), "\n"),
+        ),
         ("crlf", join(",", &|f| f.to_string(), "\r\n")),
     ];
     assert!(
@@ -958,6 +962,46 @@ fn csv_as_spreadsheets_and_loggers_write_it() {
             "{name}: another model than the plain file's"
         );
     }
+
+    // One column with decimal commas is ambiguous (`40,1234` could be a timestamp and a
+    // value): `--delimiter` settles it.
+    let column = |decimal: char| {
+        rows()
+            .map(|r| r[1].replace('.', &decimal.to_string()) + "\n")
+            .collect::<String>()
+    };
+    let one = dir.path().join("one.csv");
+    let commas = dir.path().join("one-commas.csv");
+    std::fs::write(&one, column('.')).unwrap();
+    std::fs::write(&commas, column(',')).unwrap();
+    let run = |args: &[&str]| {
+        let out = hark(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let expected = run(&["score", path(&one), "--json"]);
+    assert!(!expected.is_empty());
+    for delimiter in [";", "semicolon", "tab"] {
+        assert!(
+            run(&["score", path(&commas), "--json", "--delimiter", delimiter]) == expected,
+            "--delimiter {delimiter}: other lines than the file with decimal points"
+        );
+    }
+    assert!(
+        run(&["score", path(&commas), "--json"]) != expected,
+        "read as `timestamp,value` without --delimiter"
+    );
+    let out = hark(&["score", path(&one), "--delimiter", ":"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`:` is not a delimiter"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The timestamp of data row `i` of `text`.
