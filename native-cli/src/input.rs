@@ -65,7 +65,7 @@ pub fn each_file(
         let name = file.display().to_string();
         if let Err(e) = run(file, Some(&name)) {
             failed += 1;
-            say!("hark: error: {e:#}");
+            say!("hark: error: {}", crate::error_line(&e));
         }
     }
     if failed > 0 {

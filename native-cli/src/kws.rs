@@ -299,11 +299,12 @@ pub fn warn_if_below_speech(source: &dyn std::fmt::Display, rate: hark_dsp::Samp
     }
 }
 
+/// A whole clip, through the [`Reader`] the other commands use (`--lenient` included).
 fn read_all(path: &Path, args: &InputArgs) -> Result<(Vec<f32>, hark_dsp::SampleRate)> {
-    let mut source = input::open(path, args)?;
+    let mut source = Reader::new(input::open(path, args)?, args, path);
     let mut all = Vec::new();
     let mut chunk = Vec::new();
-    while source.read(1 << 16, &mut chunk)? > 0 {
+    while source.next(1 << 16, &mut chunk)? > 0 {
         all.extend_from_slice(&chunk);
     }
     Ok((all, source.rate()))
@@ -329,7 +330,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
             Ok(c) => out!("{}\t{}\t{:.3}", clip.display(), c.label, c.score),
             Err(e) => {
                 failed += 1;
-                say!("hark: error: {e:#}");
+                say!("hark: error: {}", crate::error_line(&e));
             }
         }
     }

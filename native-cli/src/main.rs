@@ -122,6 +122,28 @@ enum Command {
     },
 }
 
+/// An error as `hark` prints it: its chain, and for samples that are not finite (NaN or
+/// infinite), how to go on anyway.
+pub(crate) fn error_line(e: &anyhow::Error) -> String {
+    let non_finite = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<hark_dsp::ProcessError>(),
+            Some(hark_dsp::ProcessError::NonFinite { .. })
+        ) || matches!(
+            c.downcast_ref::<hark_detector::DetectorError>(),
+            Some(hark_detector::DetectorError::Samples(
+                hark_dsp::ProcessError::NonFinite { .. }
+            ))
+        )
+    });
+    let hint = if non_finite {
+        " (--lenient makes such samples 0 and goes on)"
+    } else {
+        ""
+    };
+    format!("{e:#}{hint}")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -140,23 +162,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let non_finite = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<hark_dsp::ProcessError>(),
-                    Some(hark_dsp::ProcessError::NonFinite { .. })
-                ) || matches!(
-                    c.downcast_ref::<hark_detector::DetectorError>(),
-                    Some(hark_detector::DetectorError::Samples(
-                        hark_dsp::ProcessError::NonFinite { .. }
-                    ))
-                )
-            });
-            let hint = if non_finite {
-                " (--lenient makes such samples 0 and goes on)"
-            } else {
-                ""
-            };
-            say!("hark: error: {e:#}{hint}");
+            say!("hark: error: {}", error_line(&e));
             ExitCode::from(if e.downcast_ref::<Usage>().is_some() {
                 2
             } else {

@@ -626,4 +626,35 @@ fn samples_that_are_not_finite_fail_or_become_0_with_lenient() {
     );
     assert!(run(&zeroed_wav, &b, &[]).status.success());
     assert_eq!(read_npy(&a), read_npy(&b), "as if those samples had been 0");
+
+    // The same for a clip (`classify` reads a whole clip first), and for one file of several,
+    // whose error is printed before the others run.
+    let (broken, zeroed) = (broken_wav.to_str().unwrap(), zeroed_wav.to_str().unwrap());
+    fails_with(
+        &hark(&["classify", broken, "--json"]),
+        1,
+        &["not finite", "--lenient makes such samples 0"],
+    );
+    let lenient = hark(&["classify", broken, "--json", "--lenient"]);
+    assert!(lenient.status.success(), "{}", stderr(&lenient));
+    let plain = hark(&["classify", zeroed, "--json"]);
+    let label = |out: &std::process::Output| {
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        (line["label"].clone(), line["score"].clone())
+    };
+    assert_eq!(
+        label(&lenient),
+        label(&plain),
+        "as if those samples had been 0"
+    );
+    let output = hark(&["detect", broken, zeroed]);
+    fails_with(
+        &output,
+        1,
+        &[
+            "not finite",
+            "--lenient makes such samples 0",
+            "1 of 2 recordings",
+        ],
+    );
 }
