@@ -340,7 +340,9 @@ pub struct FrameScore {
     pub time: f64,
     /// The reconstruction error of the window.
     pub score: f32,
-    /// The mean of the last `smoothing_frames` scores, compared with the threshold.
+    /// The mean of the last `smoothing_frames` scores (of all so far in a stream's first
+    /// `smoothing_frames - 1` frames), compared with the threshold once there are
+    /// `smoothing_frames` of them: no event starts before.
     pub smoothed: f32,
 }
 
@@ -621,7 +623,10 @@ impl Scoring {
                 score,
                 smoothed,
             }));
-            if smoothed > self.threshold {
+            // Events only once the span is full: a mean of fewer scores (the first frames of a
+            // stream) varies more than the scores the threshold was calibrated on, and a
+            // stream's first window, cut anywhere, fired alone on normal clips.
+            if smoothed > self.threshold && self.recent_len == k {
                 match &mut self.open {
                     Some(event) => {
                         event.end = time;
