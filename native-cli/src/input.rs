@@ -495,8 +495,8 @@ const MAX_FIELDS: usize = 1025;
 ///
 /// As spreadsheets and loggers write them: fields may be quoted (`"20.5"`, split by
 /// `csv-core`), and the delimiter is `--delimiter` or read from the first line: `;` if it has
-/// one, else a tab, else `,` (a tab file's timestamps may hold commas). Where it is not `,`, a decimal comma is read too (`20,5` is
-/// 20.5).
+/// one, else a tab, else `,` (a tab file's timestamps may hold commas). Where it is not `,`,
+/// a decimal comma is read too (`20,5` is 20.5).
 struct CsvSource {
     name: String,
     reader: BufReader<Box<dyn Read>>,
