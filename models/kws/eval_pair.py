@@ -28,8 +28,8 @@ import numpy as np
 import onnxruntime as ort
 
 import eval_stream
+from evaluate import LABELS
 
-LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
 HOP, FRAME = 0.010, 0.025
 
 
