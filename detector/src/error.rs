@@ -15,6 +15,18 @@ pub enum DetectorError {
     /// tract could not parse or optimise the ONNX graph.
     #[error("cannot load the ONNX model: {0}")]
     Load(String),
+    /// The graph uses an operator this build of tract does not run: one tract does not know, or,
+    /// in the browser build, one of those its ONNX loader leaves out (README, "In the browser").
+    #[error(
+        "the model uses the ONNX operator {op} (node {node:?}), which {} does not run",
+        build_name()
+    )]
+    UnsupportedOperator {
+        /// The operator (`op_type`).
+        op: String,
+        /// The node's name.
+        node: String,
+    },
     /// A required metadata entry is missing or malformed.
     #[error("model metadata {key}: {problem}")]
     Metadata {
@@ -109,5 +121,14 @@ pub(crate) fn check(
             value,
             range,
         })
+    }
+}
+
+/// The build named in [`DetectorError::UnsupportedOperator`].
+fn build_name() -> &'static str {
+    if cfg!(target_arch = "wasm32") {
+        "Hark's browser build (a subset of ONNX: convolutional, recurrent and attention models)"
+    } else {
+        "this build of Hark"
     }
 }

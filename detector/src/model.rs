@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hark_dsp::FeatureConfig;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
 use crate::error::DetectorError;
 
@@ -489,9 +490,23 @@ pub(crate) fn parse_onnx(bytes: &[u8]) -> Result<InferenceModel, DetectorError> 
             limit: MAX_MODEL_BYTES,
         });
     }
-    tract_onnx::onnx()
+    let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
-        .map_err(|e| DetectorError::Load(format!("{e:#}")))
+        .map_err(|e| DetectorError::Load(format!("{e:#}")))?;
+    // tract parses an operator it does not know into a placeholder that fails later with a
+    // message about typing; name it here instead.
+    if let Some(node) = model.nodes().iter().find(|n| n.op_is::<UnimplementedOp>()) {
+        let name = node.op().name();
+        let op = name
+            .strip_prefix("Unimplemented(")
+            .and_then(|n| n.strip_suffix(')'))
+            .unwrap_or(&name);
+        return Err(DetectorError::UnsupportedOperator {
+            op: op.to_string(),
+            node: node.name.clone(),
+        });
+    }
+    Ok(model)
 }
 
 /// The `hark.kind` of a model file's bytes (`kws`, `kws-stream` or `anomaly`), to pick its

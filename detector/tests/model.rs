@@ -118,6 +118,12 @@ fn broken_models_are_clear_errors() {
         ),
         (load_error(&patched("yes:0.", "yes:9.")), "hark.thresholds"),
         (
+            // The op_type field of the first Softmax node (tag 0x22, 7 bytes): an operator
+            // tract does not know.
+            load_error(&patched("\"\u{7}Softmax", "\"\u{7}Softmix")),
+            "uses the ONNX operator Softmix (node \"",
+        ),
+        (
             load_error(&patched("yes,no,up,", "yes,no,no,")),
             "labels must be unique",
         ),
