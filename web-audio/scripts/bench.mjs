@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DIST, ROOT, readWav } from '../tests/common.mjs';
 
@@ -29,7 +29,8 @@ const get = (name, fallback) => {
 };
 const rounds = get('--rounds', 5);
 const distIndex = args.indexOf('--dist');
-const dist = distIndex >= 0 ? args[distIndex + 1] : DIST;
+// A relative path is the working directory's (import() would take it for a package name).
+const dist = distIndex >= 0 ? resolve(args[distIndex + 1]) : DIST;
 const modelIndex = args.indexOf('--model');
 const modelPath = modelIndex >= 0 ? args[modelIndex + 1] : null;
 const modelBytes = modelPath ? readFileSync(modelPath) : undefined;
