@@ -24,10 +24,49 @@ if [ ! -x "$wasm_opt" ]; then
     exit 1
 fi
 
+# Two of tract's crates are patched for this build only: each keeps code in the module that Hark
+# never runs (web-audio/patches/*.diff say what and why; README, "In the browser"). Their
+# registry sources are copied to target/patched, patched there, and stand in for the published
+# crates through `--config patch.crates-io...`. Cargo records the stand-ins in Cargo.lock, so it
+# is put back afterwards; a copy is redone only when its patch file changes.
+command -v patch >/dev/null || { echo "build.sh: the patch program is missing (apt-get install patch)" >&2; exit 1; }
+patched="$root/target/patched"
+mkdir -p "$patched"
+metadata="$patched/metadata.json"
+cargo metadata --format-version 1 --locked --filter-platform wasm32-unknown-unknown > "$metadata"
+patch_args=()
+for krate in tract-onnx tract-nnef; do
+    read -r version source < <(node -e '
+        const meta = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const p = meta.packages.find((p) => p.name === process.argv[2] && p.source);
+        console.log(p.version, require("path").dirname(p.manifest_path));' "$metadata" "$krate")
+    diff="$here/patches/$krate-$version.diff"
+    if [ ! -f "$diff" ]; then
+        echo "build.sh: Cargo.lock has $krate $version, and web-audio/patches has no $krate-$version.diff: port the patch of the previous version" >&2
+        exit 1
+    fi
+    copy="$patched/$krate-$version"
+    stamp="$(sha256sum "$diff" | cut -d' ' -f1)"
+    if [ "$(cat "$copy/.hark-patch" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "$copy"
+        cp -r "$source" "$copy"
+        if ! patch -p1 --forward --quiet -d "$copy" < "$diff"; then
+            echo "build.sh: web-audio/patches/$krate-$version.diff does not apply to $source" >&2
+            exit 1
+        fi
+        echo "$stamp" > "$copy/.hark-patch"
+    fi
+    patch_args+=(--config "patch.crates-io.$krate.path=\"$copy\"")
+done
+cp Cargo.lock "$patched/Cargo.lock.published"
+trap 'cp "$patched/Cargo.lock.published" "$root/Cargo.lock"' EXIT
+
 # Same flags and target dir as scripts/test.sh's +simd128 check, so the two share a cache.
 RUSTFLAGS="-C target-feature=+simd128" \
-    cargo build -p hark-web-audio --target wasm32-unknown-unknown --profile wasm --locked \
-    --target-dir target/wasm-simd128
+    cargo build -p hark-web-audio --target wasm32-unknown-unknown --profile wasm \
+    --target-dir target/wasm-simd128 "${patch_args[@]}"
+cp "$patched/Cargo.lock.published" Cargo.lock
+trap - EXIT
 
 dist="$here/dist"
 rm -rf "$dist"
