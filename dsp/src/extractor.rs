@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex64;
+use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use ringbuf::LocalRb;
 use ringbuf::storage::Heap;
@@ -11,6 +11,13 @@ use ringbuf::traits::Observer;
 use crate::config::{FeatureConfig, Log, Spectrum};
 use crate::error::{ConfigError, ProcessError, check_finite};
 use crate::filterbank::{Filterbank, dct_matrix, window};
+
+/// The precision of framing and the FFT: `f64` natively, for the parity margin against librosa
+/// and Kaldi; `f32` in Wasm, where an `f64` vector holds two lanes instead of four.
+#[cfg(not(target_arch = "wasm32"))]
+type Real = f64;
+#[cfg(target_arch = "wasm32")]
+type Real = f32;
 
 /// Frames the output queue holds by default before [`FeatureExtractor::push`] stops taking
 /// samples (1.28 s at a 10 ms hop).
@@ -47,12 +54,12 @@ pub struct FeatureExtractor {
     /// Completed frames, `n_features` values each.
     frames: LocalRb<Heap<f32>>,
     n_features: usize,
-    window: Vec<f64>,
+    window: Vec<Real>,
     window_offset: usize,
-    fft: Arc<dyn RealToComplex<f64>>,
-    fft_in: Vec<f64>,
-    fft_out: Vec<Complex64>,
-    fft_scratch: Vec<Complex64>,
+    fft: Arc<dyn RealToComplex<Real>>,
+    fft_in: Vec<Real>,
+    fft_out: Vec<Complex<Real>>,
+    fft_scratch: Vec<Complex<Real>>,
     spectrum: Vec<f32>,
     filterbank: Filterbank,
     bands: Vec<f32>,
@@ -81,7 +88,7 @@ impl FeatureExtractor {
         let queue_frames = queue_frames.max(1);
         let n_features = config.n_features();
         let n_bins = config.n_bins();
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(config.n_fft);
+        let fft = RealFftPlanner::<Real>::new().plan_fft_forward(config.n_fft);
         let fft_scratch = fft.make_scratch_vec();
         let filterbank = Filterbank::new(&config)?;
         let dct = config
@@ -92,10 +99,13 @@ impl FeatureExtractor {
             skip: 0,
             frames: LocalRb::new(queue_frames * n_features),
             n_features,
-            window: window(config.window, config.window_length),
+            window: window(config.window, config.window_length)
+                .into_iter()
+                .map(to_real)
+                .collect(),
             window_offset: (config.frame_length - config.window_length) / 2,
             fft_in: vec![0.0; config.n_fft],
-            fft_out: vec![Complex64::default(); n_bins],
+            fft_out: vec![Complex::default(); n_bins],
             fft_scratch,
             fft,
             spectrum: vec![0.0; n_bins],
@@ -252,21 +262,21 @@ impl FeatureExtractor {
         let frame_length = config.frame_length;
         let (a, b) = self.samples.as_slices();
         let frame = &mut self.fft_in[..frame_length];
-        let scale = f64::from(config.input_scale);
+        let scale = Real::from(config.input_scale);
         // The ring's two halves one after the other: plain slice loops, which vectorise
         // (a chained iterator did not, and was a third of this function's time).
         let (head, tail) = frame.split_at_mut(a.len().min(frame_length));
         for (x, s) in head.iter_mut().zip(a) {
-            *x = f64::from(*s) * scale;
+            *x = Real::from(*s) * scale;
         }
         for (x, s) in tail.iter_mut().zip(b) {
-            *x = f64::from(*s) * scale;
+            *x = Real::from(*s) * scale;
         }
         if config.remove_dc {
-            let mean = sum(frame) / frame_length as f64;
+            let mean = sum(frame) / frame_length as Real;
             frame.iter_mut().for_each(|x| *x -= mean);
         }
-        let p = f64::from(config.preemphasis);
+        let p = Real::from(config.preemphasis);
         if p != 0.0 {
             for i in (1..frame_length).rev() {
                 frame[i] -= p * frame[i - 1];
@@ -294,12 +304,12 @@ impl FeatureExtractor {
         match config.spectrum {
             Spectrum::Power => {
                 for (s, c) in self.spectrum.iter_mut().zip(&self.fft_out) {
-                    *s = (c.re * c.re + c.im * c.im) as f32;
+                    *s = to_f32(c.re * c.re + c.im * c.im);
                 }
             }
             Spectrum::Magnitude => {
                 for (s, c) in self.spectrum.iter_mut().zip(&self.fft_out) {
-                    *s = (c.re * c.re + c.im * c.im).sqrt() as f32;
+                    *s = to_f32((c.re * c.re + c.im * c.im).sqrt());
                 }
             }
         }
@@ -355,12 +365,24 @@ impl Features {
     }
 }
 
+/// A window coefficient (computed in `f64`) at the framing precision.
+#[allow(clippy::unnecessary_cast)] // f64 to f64 natively
+fn to_real(x: f64) -> Real {
+    x as Real
+}
+
+/// A spectrum value at the precision of the rest of the pipeline.
+#[allow(clippy::unnecessary_cast)] // f32 to f32 in Wasm
+fn to_f32(x: Real) -> f32 {
+    x as f32
+}
+
 /// A sum in four lanes, so that it vectorises (a plain sum of `f64` is one long chain of
 /// dependent additions).
-fn sum(x: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
+fn sum(x: &[Real]) -> Real {
+    let mut acc: [Real; 4] = [0.0; 4];
     let chunks = x.chunks_exact(4);
-    let rest = chunks.remainder().iter().sum::<f64>();
+    let rest = chunks.remainder().iter().sum::<Real>();
     for c in chunks {
         for lane in 0..4 {
             acc[lane] += c[lane];
