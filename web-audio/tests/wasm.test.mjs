@@ -12,6 +12,24 @@ const wasm = glue.initSync({ module: readFileSync(join(DIST, 'hark_web_audio_bg.
 const { Detector, FeatureStream, Monitor, Spotter } = glue;
 const SAMPLE = join(ROOT, 'assets/sample.wav');
 
+// The worklet's half, as worklet.js runs it: 128-sample quanta written into the Wasm memory
+// and turned into frames there; `deliver` gets a copy of each quantum's new frames, and of the
+// resampler's tail at the end (the worklet's stop()).
+function asWorklet(samples, rate, config, deliver) {
+  const fs = new FeatureStream(rate, config, 128);
+  const mem = () => new Float32Array(wasm.memory.buffer);
+  const take = (n) => {
+    const at = fs.output_ptr() / 4;
+    if (n > 0) deliver(mem().slice(at, at + n * fs.n_features()));
+  };
+  for (let i = 0; i < samples.length; i += 128) {
+    const block = samples.subarray(i, i + 128);
+    mem().set(block, fs.input_ptr() / 4);
+    take(fs.process(block.length));
+  }
+  take(fs.finish());
+}
+
 test('the whole pipeline in Wasm gives the events of the native hark detect', () => {
   const { rate, samples } = readWav(SAMPLE);
   const detector = new Detector(undefined, rate);
@@ -34,20 +52,9 @@ test('worklet half and model half split as in the page give the same events', ()
   const whole = new Detector(undefined, rate);
   const expected = [...whole.push(samples), ...whole.finish()];
   const spotter = new Spotter(undefined);
-  const fs = new FeatureStream(rate, spotter.feature_config(), 128);
   const events = [];
-  const mem = () => new Float32Array(wasm.memory.buffer);
-  const deliver = (n) => {
-    const at = fs.output_ptr() / 4;
-    if (n > 0) events.push(...spotter.push_features(mem().slice(at, at + n * fs.n_features())));
-  };
-  for (let i = 0; i < samples.length; i += 128) {
-    const block = samples.subarray(i, i + 128);
-    mem().set(block, fs.input_ptr() / 4);
-    deliver(fs.process(block.length));
-  }
-  // The end of the stream, as the worklet's stop(): the front end's tail, then the model's.
-  deliver(fs.finish());
+  asWorklet(samples, rate, spotter.feature_config(), (frames) => events.push(...spotter.push_features(frames)));
+  // The end of the stream, as the worklet's stop(): the front end's tail (above), then the model's.
   events.push(...spotter.finish());
   assert.equal(events.length, expected.length, JSON.stringify({ events, expected }));
   events.forEach((e, i) => {
@@ -63,20 +70,8 @@ test('the worklet\'s features are those of hark features, to the precision of it
   // Wasm in f32 (four SIMD lanes instead of two): measured 1.2e-4 at most on this file, in
   // ln units near the floor; 1e-6 when both were f64.
   const { rate, samples } = readWav(SAMPLE);
-  const spotter = new Spotter(undefined);
-  const fs = new FeatureStream(rate, spotter.feature_config(), 128);
   const frames = [];
-  const mem = () => new Float32Array(wasm.memory.buffer);
-  const take = (n) => {
-    const at = fs.output_ptr() / 4;
-    frames.push(...mem().slice(at, at + n * fs.n_features()));
-  };
-  for (let i = 0; i < samples.length; i += 128) {
-    const block = samples.subarray(i, i + 128);
-    mem().set(block, fs.input_ptr() / 4);
-    take(fs.process(block.length));
-  }
-  take(fs.finish());
+  asWorklet(samples, rate, new Spotter(undefined).feature_config(), (f) => frames.push(...f));
   const work = mkdtempSync(join(tmpdir(), 'hark-wasm-test-'));
   try {
     const npy = join(work, 'f.npy');
