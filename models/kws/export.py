@@ -31,14 +31,13 @@ import tempfile
 import numpy as np
 import onnx
 
-from evaluate import probabilities, validation
+from evaluate import LABELS, probabilities, validation
 from quantize import int8_weights
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 HARK = ROOT / "target" / "release" / "hark"
 KWS = ROOT / "models" / "kws"
-LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
 WORDS = LABELS[:10]
 
 

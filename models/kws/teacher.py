@@ -33,8 +33,9 @@ import time
 
 import numpy as np
 
+from evaluate import LABELS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
 SR = 16000
 PAD = int(0.4 * SR)
 MEL_FRAMES = 76  # 775 ms of mel frames per embedding

@@ -40,8 +40,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from evaluate import LABELS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
 
 
 def _normalisation(module, mean, std, bands):
