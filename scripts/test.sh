@@ -3,7 +3,8 @@
 # every test of the workspace (unit, property, parity, allocation, CLI end to end, doc tests),
 # then the browser build and its tests (Node, and headless Chromium with a fake microphone).
 # Needs for the browser part: wasm-bindgen-cli at the wasm-bindgen crate's version, `npm ci` in
-# web-audio, /usr/bin/chromium (.ci/run installs all three).
+# web-audio, the patch program (web-audio/patches) and /usr/bin/chromium (.ci/run installs all
+# four).
 # Needs ../shared/data beside the checkout (or HARK_DATA pointing at it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
