@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DIST, ROOT, harkBin, nativeDetect, readWav } from './common.mjs';
+import { DIST, ROOT, WEB, harkBin, nativeDetect, readWav } from './common.mjs';
 
 const glue = await import(join(DIST, 'hark_web_audio.js'));
 const wasm = glue.initSync({ module: readFileSync(join(DIST, 'hark_web_audio_bg.wasm')) });
@@ -132,6 +132,16 @@ test('a model using an operator the browser build leaves out is refused, naming 
     assert.doesNotMatch(native, /does not run/, native);
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('the operators of typical exported models are all in the browser build', () => {
+  // Small PyTorch exports (fixtures/make_typical_models.py): a convolutional autoencoder,
+  // a GRU + LSTM, a transformer encoder layer, a dense autoencoder. They carry no Hark
+  // metadata, so loading stops there, after the check that names an unregistered operator.
+  for (const name of ['conv-autoencoder', 'recurrent', 'attention', 'dense']) {
+    const bytes = new Uint8Array(readFileSync(join(WEB, 'tests/fixtures', `typical-${name}.onnx`)));
+    assert.throws(() => new Spotter(bytes), /^Error: model metadata hark\.kind: missing/, name);
   }
 });
 
