@@ -32,6 +32,13 @@ fi
 command -v patch >/dev/null || { echo "build.sh: the patch program is missing (apt-get install patch)" >&2; exit 1; }
 patched="$root/target/patched"
 mkdir -p "$patched"
+# A build killed before it could put Cargo.lock back leaves the stand-ins in it (a patched
+# crate has no `source` line there): put the saved file back first.
+if [ -f "$patched/Cargo.lock.published" ] &&
+    ! grep -A2 '^name = "tract-onnx"$' Cargo.lock | grep -q '^source = '; then
+    echo "build.sh: Cargo.lock still names the patched crates of an interrupted build: restoring it" >&2
+    cp "$patched/Cargo.lock.published" Cargo.lock
+fi
 metadata="$patched/metadata.json"
 cargo metadata --format-version 1 --locked --filter-platform wasm32-unknown-unknown > "$metadata"
 patch_args=()
