@@ -30,19 +30,22 @@ fi
 # crates through `--config patch.crates-io...`. Cargo records the stand-ins in Cargo.lock, so it
 # is put back afterwards; a copy is redone only when its patch file changes.
 command -v patch >/dev/null || { echo "build.sh: the patch program is missing (apt-get install patch)" >&2; exit 1; }
+krates=(tract-onnx tract-nnef)
 patched="$root/target/patched"
+published="$patched/Cargo.lock.published"
+restore_lock() { cp "$published" "$root/Cargo.lock"; }
 mkdir -p "$patched"
 # A build killed before it could put Cargo.lock back leaves the stand-ins in it (a patched
 # crate has no `source` line there): put the saved file back first.
-if [ -f "$patched/Cargo.lock.published" ] &&
-    ! grep -A2 '^name = "tract-onnx"$' Cargo.lock | grep -q '^source = '; then
+if [ -f "$published" ] &&
+    ! grep -A2 "^name = \"${krates[0]}\"$" Cargo.lock | grep -q '^source = '; then
     echo "build.sh: Cargo.lock still names the patched crates of an interrupted build: restoring it" >&2
-    cp "$patched/Cargo.lock.published" Cargo.lock
+    restore_lock
 fi
 metadata="$patched/metadata.json"
 cargo metadata --format-version 1 --locked --filter-platform wasm32-unknown-unknown > "$metadata"
 patch_args=()
-for krate in tract-onnx tract-nnef; do
+for krate in "${krates[@]}"; do
     read -r version source < <(node -e '
         const meta = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
         const p = meta.packages.find((p) => p.name === process.argv[2] && p.source);
@@ -65,14 +68,14 @@ for krate in tract-onnx tract-nnef; do
     fi
     patch_args+=(--config "patch.crates-io.$krate.path=\"$copy\"")
 done
-cp Cargo.lock "$patched/Cargo.lock.published"
-trap 'cp "$patched/Cargo.lock.published" "$root/Cargo.lock"' EXIT
+cp Cargo.lock "$published"
+trap restore_lock EXIT
 
 # Same flags and target dir as scripts/test.sh's +simd128 check, so the two share a cache.
 RUSTFLAGS="-C target-feature=+simd128" \
     cargo build -p hark-web-audio --target wasm32-unknown-unknown --profile wasm \
     --target-dir target/wasm-simd128 "${patch_args[@]}"
-cp "$patched/Cargo.lock.published" Cargo.lock
+restore_lock
 trap - EXIT
 
 dist="$here/dist"

@@ -30,6 +30,16 @@ function asWorklet(samples, rate, config, deliver) {
   take(fs.finish());
 }
 
+// Runs fn(dir) with a fresh temporary directory, removed afterwards.
+function inTempDir(fn) {
+  const work = mkdtempSync(join(tmpdir(), 'hark-wasm-test-'));
+  try {
+    return fn(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 test('the whole pipeline in Wasm gives the events of the native hark detect', () => {
   const { rate, samples } = readWav(SAMPLE);
   const detector = new Detector(undefined, rate);
@@ -72,8 +82,7 @@ test('the worklet\'s features are those of hark features, to the precision of it
   const { rate, samples } = readWav(SAMPLE);
   const frames = [];
   asWorklet(samples, rate, new Spotter(undefined).feature_config(), (f) => frames.push(...f));
-  const work = mkdtempSync(join(tmpdir(), 'hark-wasm-test-'));
-  try {
+  inTempDir((work) => {
     const npy = join(work, 'f.npy');
     execFileSync(harkBin(), ['features', SAMPLE, '--preset', 'kws', '-o', npy], { stdio: 'ignore' });
     const bytes = readFileSync(npy);
@@ -86,9 +95,7 @@ test('the worklet\'s features are those of hark features, to the precision of it
       worst = Math.max(worst, Math.abs(v - frames[i]));
     });
     assert.ok(worst < 1e-3, `largest difference ${worst}`);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 });
 
 test('bad input is a clear error', () => {
@@ -118,8 +125,7 @@ test('a model using an operator the browser build leaves out is refused, naming 
   assert.ok(at > 0);
   bytes.set(Buffer.from('\x22\x03DFT', 'latin1'), at);
   assert.throws(() => new Spotter(bytes), /the model uses the ONNX operator DFT \(node ".+"\), which Hark's browser build \(a subset of ONNX/);
-  const work = mkdtempSync(join(tmpdir(), 'hark-wasm-test-'));
-  try {
+  inTempDir((work) => {
     const model = join(work, 'dft.onnx');
     writeFileSync(model, bytes);
     let native = '';
@@ -130,9 +136,7 @@ test('a model using an operator the browser build leaves out is refused, naming 
     }
     assert.match(native, /Dft17/, native);
     assert.doesNotMatch(native, /does not run/, native);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the operators of typical exported models are all in the browser build', () => {
@@ -146,8 +150,7 @@ test('the operators of typical exported models are all in the browser build', ()
 });
 
 test('an anomaly model of three channels is a clear error for the page, which hears one', () => {
-  const work = mkdtempSync(join(tmpdir(), 'hark-wasm-test-'));
-  try {
+  inTempDir((work) => {
     // 30 s of three axes at 8 kHz, raw interleaved f32le: a 50 Hz shaft on each, at its own gain, and some hiss.
     const rate = 8000;
     const frames = 30 * rate;
@@ -174,7 +177,5 @@ test('an anomaly model of three channels is a clear error for the page, which he
     // The same recording fitted as one channel (their mean) loads.
     fit('--mix');
     assert.equal(typeof new Monitor(readFileSync(model)).feature_config(), 'string');
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 });
