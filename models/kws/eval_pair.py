@@ -28,7 +28,7 @@ import numpy as np
 import onnxruntime as ort
 
 import eval_stream
-from evaluate import LABELS
+from labels import LABELS
 
 HOP, FRAME = 0.010, 0.025
 

@@ -16,8 +16,9 @@ import pathlib
 import numpy as np
 import onnxruntime as ort
 
+from labels import LABELS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
 
 
 def probabilities(path, x):

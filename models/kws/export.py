@@ -31,7 +31,8 @@ import tempfile
 import numpy as np
 import onnx
 
-from evaluate import LABELS, probabilities, validation
+from evaluate import probabilities, validation
+from labels import LABELS
 from quantize import int8_weights
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

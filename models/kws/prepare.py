@@ -37,11 +37,11 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from labels import LABELS, WORDS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 HARK = ROOT / "target" / "release" / "hark"
-WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
-LABELS = WORDS + ["_unknown_", "_silence_"]
 SR = 16000
 VAL_SHARE = 0.2
 

@@ -29,9 +29,10 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from labels import WORDS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SR = 16000
-WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 
 # Speech Commands' auxiliary words (the `_unknown_` words of its test set, by definition of the
 # dataset), digits, everyday words, and words sharing sounds with a keyword. Exact homophones

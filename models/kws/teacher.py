@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from evaluate import LABELS
+from labels import LABELS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SR = 16000

@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from evaluate import LABELS
+from labels import LABELS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
