@@ -7,9 +7,10 @@
 // Also the cost of the worklet's share alone (FeatureStream on 128-sample quanta) and of a
 // push of 8 frames in the Worker's share (Spotter.push_features), which decide where each runs.
 // With --chromium, every round also runs the same Wasm calls in a headless Chromium page (the
-// engine the page runs in; Debian's has a newer V8 than Node's) and prints its ratios too. A
-// page has no CPU clock: Chromium's figures are wall time (performance.now() in a
-// cross-origin isolated page), against the native build's CPU time.
+// engine the page runs in; Debian's has a newer V8 than Node's) and prints its ratios too: the
+// CPU time of the page's main thread (DevTools' `ThreadTime` metric), against the native build's
+// CPU time, and the wall time (performance.now() in a cross-origin isolated page), which also
+// counts the time the thread waited for a core on a busy machine.
 //
 //   cargo build --release -p hark-detector --example throughput
 //   bash web-audio/scripts/build.sh
@@ -97,6 +98,7 @@ function runWasm() {
 let browser = null;
 let page = null;
 let server = null;
+let cdp = null;
 if (chromiumPath) {
   const { chromium } = await import('playwright-core');
   const { serve } = await import('./serve.mjs');
@@ -118,31 +120,53 @@ if (chromiumPath) {
     const model = withModel ? new Uint8Array(await (await fetch('/bench/model.onnx')).arrayBuffer()) : undefined;
     const seconds = audio.length / RATE;
     const spotter = new glue.Spotter(model);
+    // Each bench is made (model loaded, buffers allocated) by one call and run by the next, so
+    // that the CPU time read around the run counts the run alone, as natively.
     self.benchWhole = () => {
       const detector = new glue.Detector(model, RATE);
-      const t0 = performance.now();
-      for (let i = 0; i < audio.length; i += CHUNK) detector.push_count(audio.subarray(i, i + CHUNK));
-      detector.finish();
-      const t = performance.now() - t0;
-      detector.free();
-      return t / 1000 / seconds;
+      return () => {
+        const t0 = performance.now();
+        for (let i = 0; i < audio.length; i += CHUNK) detector.push_count(audio.subarray(i, i + CHUNK));
+        detector.finish();
+        const t = performance.now() - t0;
+        detector.free();
+        return t / 1000 / seconds;
+      };
     };
     self.benchFeatures = () => {
       const stream = new glue.FeatureStream(RATE, spotter.feature_config(), CHUNK);
-      const t0 = performance.now();
-      for (let i = 0; i + CHUNK <= audio.length; i += CHUNK) {
-        new Float32Array(wasm.memory.buffer).set(audio.subarray(i, i + CHUNK), stream.input_ptr() / 4);
-        stream.process(CHUNK);
-      }
-      stream.finish();
-      const t = performance.now() - t0;
-      stream.free();
-      return t / 1000 / seconds;
+      return () => {
+        const t0 = performance.now();
+        for (let i = 0; i + CHUNK <= audio.length; i += CHUNK) {
+          new Float32Array(wasm.memory.buffer).set(audio.subarray(i, i + CHUNK), stream.input_ptr() / 4);
+          stream.process(CHUNK);
+        }
+        stream.finish();
+        const t = performance.now() - t0;
+        stream.free();
+        return t / 1000 / seconds;
+      };
     };
     return self.crossOriginIsolated;
   }, { RATE, CHUNK, withModel: Boolean(modelPath) });
   if (!isolated) throw new Error('the bench page is not cross-origin isolated: its clock would be coarse');
-  await page.evaluate(() => [self.benchWhole(), self.benchFeatures()]); // warm up, as in Node
+  await page.evaluate(() => [self.benchWhole()(), self.benchFeatures()()]); // warm up, as in Node
+  cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+}
+// One run of a bench in the page, made (model loaded, buffers allocated) by the call before:
+// its wall time per audio second (the page's clock) and the CPU time of the page's main thread
+// per audio second (DevTools' ThreadTime, read before and after the call, so it also counts the
+// call's round trip, a millisecond or two against the run's 60 to 150).
+async function inChromium(name) {
+  const threadTime = async () =>
+    (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'ThreadTime').value;
+  await page.evaluate((name) => {
+    self.run = self[name]();
+  }, name);
+  const before = await threadTime();
+  const wall = await page.evaluate(() => self.run());
+  return { wall, cpu: ((await threadTime()) - before) / seconds };
 }
 const chromiumVersion = browser ? browser.version() : null;
 
@@ -160,10 +184,10 @@ const chrFeatures = [];
 for (let r = 0; r < rounds; r++) {
   nat.push(runNative());
   wsm.push(runWasm());
-  if (page) chr.push(await page.evaluate(() => self.benchWhole()));
+  if (page) chr.push(await inChromium('benchWhole'));
   natFeatures.push(runNative(true));
   wsmFeatures.push(runWasmFeatures());
-  if (page) chrFeatures.push(await page.evaluate(() => self.benchFeatures()));
+  if (page) chrFeatures.push(await inChromium('benchFeatures'));
 }
 if (browser) {
   await browser.close();
@@ -217,11 +241,16 @@ console.log(`by stage (medians of the rounds; the rest is the whole minus the fr
 console.log(`  front end (resampling, features): native ${fmt(median(natFeatures))}   wasm ${fmt(median(wsmFeatures))}   wasm/native ${(median(wsmFeatures) / median(natFeatures)).toFixed(2)}x`);
 console.log(`  the rest (model, smoothing, events): native ${fmt(median(natRest))}   wasm ${fmt(median(wsmRest))}   wasm/native ${(median(wsmRest) / median(natRest)).toFixed(2)}x`);
 if (chr.length) {
-  const chrRest = rest(chr, chrFeatures);
-  console.log(`the same Wasm in Chromium ${chromiumVersion} (wall time, same rounds):`);
-  console.log(`  whole: wasm ${fmt(median(chr))}   wasm/native ${(median(chr) / median(nat)).toFixed(2)}x   (rounds ${chr.map(fmt).join(' ')})`);
-  console.log(`  front end: wasm ${fmt(median(chrFeatures))}   wasm/native ${(median(chrFeatures) / median(natFeatures)).toFixed(2)}x`);
-  console.log(`  the rest: wasm ${fmt(median(chrRest))}   wasm/native ${(median(chrRest) / median(natRest)).toFixed(2)}x`);
+  for (const clock of ['cpu', 'wall']) {
+    const whole = chr.map((r) => r[clock]);
+    const features = chrFeatures.map((r) => r[clock]);
+    const chrRest = rest(whole, features);
+    const what = clock === 'cpu' ? 'CPU time of the main thread' : 'wall time';
+    console.log(`the same Wasm in Chromium ${chromiumVersion} (${what}, same rounds):`);
+    console.log(`  whole: wasm ${fmt(median(whole))}   wasm/native ${(median(whole) / median(nat)).toFixed(2)}x   (rounds ${whole.map(fmt).join(' ')})`);
+    console.log(`  front end: wasm ${fmt(median(features))}   wasm/native ${(median(features) / median(natFeatures)).toFixed(2)}x`);
+    console.log(`  the rest: wasm ${fmt(median(chrRest))}   wasm/native ${(median(chrRest) / median(natRest)).toFixed(2)}x`);
+  }
 }
 console.log(`worklet share (FeatureStream, one 128-sample quantum, budget ${budget.toFixed(2)} ms):`);
 console.log(`  median ${(median(quantum) * 1000).toFixed(1)} us, p99.9 ${(q(quantum, 0.999) * 1000).toFixed(1)} us, max ${(Math.max(...quantum) * 1000).toFixed(1)} us over ${quantum.length} quanta`);
