@@ -27,6 +27,32 @@ use hark_dsp::{FeatureConfig, Frontend, SampleRate};
 use js_sys::{Array, Float32Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+/// The module's static constructors, run once per instance.
+///
+/// tract registers its kernels, operators and model transforms with `inventory`, whose
+/// entries are static constructors (113 in this module). wasm-ld collects them in a
+/// synthetic `__wasm_call_ctors`, and when no export calls that function it takes the module
+/// for a command, run once, and wraps *every* export with a call to it: each quantum of the
+/// worklet and each push of the Worker ran all 113 again (each returns early after the first,
+/// inventory's own guard). Calling it here, from wasm-bindgen's start function, which the glue
+/// runs right after instantiation (`initSync` too), is what inventory's documentation asks of
+/// a module called into many times: the linker then leaves the exports alone.
+#[cfg(target_family = "wasm")]
+#[allow(unsafe_code)]
+mod constructors {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+
+    #[wasm_bindgen::prelude::wasm_bindgen(start)]
+    fn start() {
+        // SAFETY: the linker's own function, with no arguments; it runs before any other
+        // export (the glue calls the start function first), and inventory's constructors
+        // are idempotent should it ever run twice.
+        unsafe { __wasm_call_ctors() }
+    }
+}
+
 fn rate(hz: u32) -> Result<SampleRate, JsError> {
     SampleRate::new(hz).ok_or_else(|| JsError::new("the sample rate must be positive"))
 }
