@@ -42,7 +42,8 @@ impl From<Preset> for AnomalyPreset {
 /// Arguments of `hark fit`.
 #[derive(Debug, clap::Args)]
 pub struct FitArgs {
-    /// Recordings of normal operation: files (WAV, FLAC, CSV) or folders of them.
+    /// Recordings of normal operation: files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF, CSV) or
+    /// folders of them.
     #[arg(long, required_unless_present = "device", conflicts_with = "device", num_args = 1..)]
     normal: Vec<PathBuf>,
     /// Record the normal operation from an input device instead (an id from `hark devices`
@@ -99,8 +100,8 @@ pub struct FitArgs {
 /// Arguments of `hark score`.
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
-    /// Recordings or sensor series: WAV, FLAC, CSV, raw PCM (`--format`), `-` for stdin, or
-    /// folders (every .wav, .flac and .csv inside). With several, each line names its file,
+    /// Recordings or sensor series: audio files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF), CSV, raw
+    /// PCM (`--format`), `-` for stdin, or folders (every audio and .csv file inside). With several, each line names its file,
     /// and a file that fails is reported and the others are still scored.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -171,7 +172,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
     let preset = AnomalyPreset::from(args.preset);
     let files = match &args.device {
         Some(spec) => vec![PathBuf::from(spec)],
-        None => input::expand(&args.normal, &["wav", "flac", "csv"])?,
+        None => input::expand(&args.normal, input::SAMPLE_EXTENSIONS)?,
     };
     let mut source_args = args.source.clone();
     if args.preset == Preset::Metric && source_args.rate.is_none() {
@@ -373,7 +374,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
             ) + &crate::model_hint(model_path, "kws-stream", "run it with hark detect")
         )
     })?;
-    let inputs = input::expand(&args.inputs, &["wav", "flac", "csv"])?;
+    let inputs = input::expand(&args.inputs, input::SAMPLE_EXTENSIONS)?;
     input::each_file(&inputs, "inputs could not be scored", |path, file| {
         score_one(path, &model, args, file)
     })

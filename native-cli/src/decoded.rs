@@ -1,5 +1,6 @@
-//! Input decoded with symphonia as `f32` chunks (mono, or every channel interleaved): FLAC, and
-//! the WAV layouts hound does not read (64-bit float, A-law, mu-law).
+//! Input decoded with symphonia as `f32` chunks (mono, or every channel interleaved): FLAC, MP3,
+//! Ogg Vorbis, AAC and ALAC in MP4, AIFF, and the WAV layouts hound does not read (64-bit
+//! float, A-law, mu-law).
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
-use crate::input::{ChannelSelect, Source};
+use crate::input::{ChannelSelect, Format, Source};
 
 /// The file is not a stream symphonia can read at all (as opposed to one it read the header
 /// of and then found wanting).
@@ -27,10 +28,10 @@ impl std::fmt::Display for Unreadable {
 
 impl std::error::Error for Unreadable {}
 
-/// A FLAC or WAV file being decoded.
+/// A compressed (or AIFF, or unusual WAV) file being decoded.
 pub struct DecodedSource {
     name: String,
-    /// "FLAC" or "WAV", for messages.
+    /// "FLAC", "MP3", "WAV"..., for messages.
     container: &'static str,
     format: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
@@ -59,25 +60,12 @@ impl DecodedSource {
         self.select.width(self.channels)
     }
 
-    /// Opens the FLAC file `path` and reads its stream header. With `lenient`, a damaged
-    /// frame becomes silence of its length (or ends the input if its length is unknown) with a
-    /// warning, instead of an error.
-    pub fn flac(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
-        Self::open(path, "FLAC", "flac", select, lenient)
-    }
-
-    /// Opens the WAV file `path` with symphonia's reader: for the layouts hound refuses.
-    pub fn wav(path: &Path, select: ChannelSelect, lenient: bool) -> Result<Self> {
-        Self::open(path, "WAV", "wav", select, lenient)
-    }
-
-    fn open(
-        path: &Path,
-        container: &'static str,
-        extension: &str,
-        select: ChannelSelect,
-        lenient: bool,
-    ) -> Result<Self> {
+    /// Opens `path`, a file of `format` (for WAV: the layouts hound refuses), and reads its
+    /// stream header. With `lenient`, a damaged frame becomes silence of its length (or ends
+    /// the input if its length is unknown) with a warning, instead of an error.
+    pub fn open(path: &Path, format: Format, select: ChannelSelect, lenient: bool) -> Result<Self> {
+        let container = format.container().unwrap_or("audio");
+        let extension = format.extension();
         let name = path.display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
@@ -145,8 +133,10 @@ impl DecodedSource {
             let packet = match self.format.next_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => return self.verify(),
+                // The demuxers end a whole stream with `None`; the end of the file inside one
+                // (an Ogg stream without its last page, MP4 sample data cut short) is this.
                 Err(DecodeError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return self.verify();
+                    return self.damage("the stream ends early (truncated)", None);
                 }
                 Err(e) => {
                     return self.damage(&format!("{e}"), None);
@@ -190,7 +180,11 @@ impl DecodedSource {
         if let Some(total) = self.total
             && self.decoded < total
         {
-            let what = format!("the stream ends early (truncated: {total} frames in its header)");
+            let what = format!(
+                "the stream ends early (truncated, or frames lost: {} of the {total} frames in \
+                 its header)",
+                self.decoded
+            );
             return self.damage(&what, None);
         }
         let verdict = self.decoder.finalize().verify_ok;

@@ -1,4 +1,4 @@
-//! `hark features`: audio or sensor samples in (WAV, FLAC, raw PCM or CSV), a float32 .npy of
+//! `hark features`: audio or sensor samples in (an audio file, raw PCM or CSV), a float32 .npy of
 //! shape (frames, bins) out (or (segments, frames, bins) with `--segment`).
 
 use std::fs::File;
@@ -14,8 +14,8 @@ use crate::input::{self, InputArgs, Reader};
 /// Arguments of `hark features`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The input: a WAV or FLAC file (any rate and channel count; channels are mixed to mono),
-    /// raw PCM or CSV (`--format`), or `-` for stdin.
+    /// The input: an audio file (WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF; any rate and channel
+    /// count; channels are mixed to mono), raw PCM or CSV (`--format`), or `-` for stdin.
     input: PathBuf,
     #[command(flatten)]
     source: InputArgs,

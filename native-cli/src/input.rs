@@ -1,7 +1,7 @@
-//! Inputs of every command that reads audio or sensor samples: WAV and FLAC files, raw PCM and
-//! CSV sensor lines on stdin. Each becomes a [`Source`] of `f32` chunks, mono (the mean of
-//! the channels, or one of them) or every channel interleaved ([`ChannelSelect::All`]);
-//! [`Reader`] adds real-time pacing and a progress bar.
+//! Inputs of every command that reads audio or sensor samples: audio files (WAV, FLAC, MP3, Ogg
+//! Vorbis, AAC or ALAC in MP4/M4A, AIFF), raw PCM and CSV sensor lines on stdin. Each becomes a
+//! [`Source`] of `f32` chunks, mono (the mean of the channels, or one of them) or every channel
+//! interleaved ([`ChannelSelect::All`]); [`Reader`] adds real-time pacing and a progress bar.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,14 @@ use hark_dsp::SampleRate;
 
 use crate::decoded::{DecodedSource, Unreadable};
 use crate::wav::WavSource;
+
+/// The extensions of the files a folder is searched for: audio, then CSV sensor rows.
+pub const SAMPLE_EXTENSIONS: &[&str] = &[
+    "wav", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aif", "aiff", "csv",
+];
+
+/// The extensions of the audio files a folder is searched for.
+pub const AUDIO_EXTENSIONS: &[&str] = SAMPLE_EXTENSIONS.split_at(SAMPLE_EXTENSIONS.len() - 1).0;
 
 /// The files named, with every folder among them expanded (recursively: the files whose
 /// extension is one of `extensions`, sorted). A folder with none of them is an error.
@@ -152,12 +160,20 @@ impl ChannelSelect {
 /// How an input is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// From the file's first bytes (RIFF/RF64: WAV, fLaC: FLAC) or a `.csv` name.
+    /// From the file's first bytes (WAV, FLAC, MP3, Ogg, MP4/M4A, AIFF) or a `.csv` name.
     Auto,
     /// WAV: PCM 8 to 32 bit or float, any channel count, WAVE_FORMAT_EXTENSIBLE included.
     Wav,
     /// FLAC.
     Flac,
+    /// MP3 (MPEG-1/2 layer III).
+    Mp3,
+    /// Ogg Vorbis.
+    Ogg,
+    /// AAC or ALAC in an MP4 container (.m4a, .mp4).
+    Mp4,
+    /// AIFF (PCM).
+    Aiff,
     /// Raw interleaved signed 16-bit little-endian PCM (needs --rate, --channels).
     S16le,
     /// Raw interleaved 32-bit float little-endian PCM (needs --rate, --channels).
@@ -165,6 +181,33 @@ pub enum Format {
     /// Text lines of sensor readings: `value`, `timestamp,value` or `timestamp,value,...` for
     /// several sensors (needs --rate).
     Csv,
+}
+
+impl Format {
+    /// The container's name for messages, for the formats read from a file's path.
+    pub fn container(self) -> Option<&'static str> {
+        match self {
+            Format::Wav => Some("WAV"),
+            Format::Flac => Some("FLAC"),
+            Format::Mp3 => Some("MP3"),
+            Format::Ogg => Some("Ogg"),
+            Format::Mp4 => Some("MP4"),
+            Format::Aiff => Some("AIFF"),
+            Format::Auto | Format::S16le | Format::F32le | Format::Csv => None,
+        }
+    }
+
+    /// The file extension that hints symphonia's probe at the container.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Flac => "flac",
+            Format::Mp3 => "mp3",
+            Format::Ogg => "ogg",
+            Format::Mp4 => "m4a",
+            Format::Aiff => "aiff",
+            _ => "wav",
+        }
+    }
 }
 
 /// What to do with a malformed CSV line.
@@ -304,20 +347,24 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
         }
     };
     Ok(match format {
-        Format::Wav if stdin => bail!("WAV on stdin is not supported: give the file's path"),
-        Format::Flac if stdin => bail!("FLAC on stdin is not supported: give the file's path"),
+        f if stdin && f.container().is_some() => bail!(
+            "{} on stdin is not supported: give the file's path",
+            f.container().unwrap_or_default()
+        ),
         // hound reads integer PCM and 32-bit float; the layouts it refuses (64-bit float,
         // A-law, mu-law) go to symphonia. If symphonia cannot read the file either, hound's
         // error stands; if it read the header, its own error (a channel that is not there).
         Format::Wav => match WavSource::open(path, select, args.lenient) {
             Ok(source) => Box::new(source),
-            Err(refused) => match DecodedSource::wav(path, select, args.lenient) {
+            Err(refused) => match DecodedSource::open(path, Format::Wav, select, args.lenient) {
                 Ok(source) => Box::new(source),
                 Err(e) if e.is::<Unreadable>() => return Err(refused),
                 Err(e) => return Err(e),
             },
         },
-        Format::Flac => Box::new(DecodedSource::flac(path, select, args.lenient)?),
+        Format::Flac | Format::Mp3 | Format::Ogg | Format::Mp4 | Format::Aiff => {
+            Box::new(DecodedSource::open(path, format, select, args.lenient)?)
+        }
         Format::S16le | Format::F32le => {
             let channels = usize::from(args.channels);
             select.check(&name, channels)?;
@@ -383,23 +430,44 @@ fn sniff(path: &Path) -> Result<Format> {
             path.display()
         );
     }
-    let mut magic = [0u8; 4];
+    let mut magic = [0u8; 12];
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let n = file
-        .read(&mut magic)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(match &magic[..n] {
-        b"RIFF" | b"RF64" => Format::Wav,
-        b"fLaC" => Format::Flac,
+    let mut n = 0;
+    while n < magic.len() {
+        match file.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    let magic = &magic[..n];
+    Ok(match magic {
+        [b'R', b'I', b'F', b'F', ..] | [b'R', b'F', b'6', b'4', ..] => Format::Wav,
+        [b'f', b'L', b'a', b'C', ..] => Format::Flac,
+        [b'O', b'g', b'g', b'S', ..] => Format::Ogg,
+        [_, _, _, _, b'f', b't', b'y', b'p', ..] => Format::Mp4,
+        [b'F', b'O', b'R', b'M', _, _, _, _, b'A', b'I', b'F', _] => Format::Aiff,
+        // An ID3v2 tag, or an MPEG audio frame's sync word (11 bits set).
+        [b'I', b'D', b'3', ..] => Format::Mp3,
+        [0xff, b, ..] if b & 0xe0 == 0xe0 => Format::Mp3,
         _ if by_name("csv") => Format::Csv,
-        _ if by_name("wav") => Format::Wav,
-        _ if by_name("flac") => Format::Flac,
-        _ => bail!(
-            "{}: not a WAV or FLAC file (first bytes {:02x?}); for raw PCM or CSV give --format",
-            path.display(),
-            &magic[..n]
-        ),
+        // By its name: the reader then says what is wrong with it.
+        _ => match AUDIO_EXTENSIONS.iter().find(|e| by_name(e)) {
+            Some(&"wav") => Format::Wav,
+            Some(&"flac") => Format::Flac,
+            Some(&"mp3") => Format::Mp3,
+            Some(&"ogg" | &"oga") => Format::Ogg,
+            Some(&"aif" | &"aiff") => Format::Aiff,
+            Some(_) => Format::Mp4,
+            None => bail!(
+                "{}: not an audio file Hark reads (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A, AIFF; \
+                 first bytes {:02x?}); for raw PCM or CSV give --format",
+                path.display(),
+                magic
+            ),
+        },
     })
 }
 

@@ -12,9 +12,9 @@ use crate::input::{self, InputArgs, Reader};
 /// Arguments of `hark classify`.
 #[derive(Debug, clap::Args)]
 pub struct ClassifyArgs {
-    /// Audio clips, WAV or FLAC, or folders of them (every .wav and .flac inside). About one
-    /// second each; a longer one is scanned and names a keyword only where some window
-    /// reaches its threshold.
+    /// Audio clips (WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF), or folders of them (every such
+    /// file inside). About one second each; a longer one is scanned and names a keyword only
+    /// where some window reaches its threshold.
     #[arg(required = true)]
     clips: Vec<PathBuf>,
     #[command(flatten)]
@@ -30,8 +30,8 @@ pub struct ClassifyArgs {
 /// Arguments of `hark detect`.
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// Recordings of any length, rate and channel count: WAV, FLAC, raw PCM (`--format`), `-`
-    /// for stdin, or folders (every .wav and .flac inside). With several, each event names its
+    /// Recordings of any length, rate and channel count: WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF,
+    /// raw PCM (`--format`), `-` for stdin, or folders (every audio file inside). With several, each event names its
     /// file, and a file that fails is reported and the others are still run.
     #[arg(required = true)]
     streams: Vec<PathBuf>,
@@ -313,7 +313,7 @@ fn read_all(path: &Path, args: &InputArgs) -> Result<(Vec<f32>, hark_dsp::Sample
 /// Runs `hark classify`.
 pub fn classify(args: &ClassifyArgs) -> Result<()> {
     let model = load_model(args.model.as_deref())?;
-    let clips = input::expand(&args.clips, &["wav", "flac"])?;
+    let clips = input::expand(&args.clips, input::AUDIO_EXTENSIONS)?;
     let mut failed = 0;
     for clip in &clips {
         let result = read_all(clip, &args.source).and_then(|(samples, rate)| {
@@ -343,7 +343,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<()> {
 /// Runs `hark detect`.
 pub fn detect(args: &DetectArgs) -> Result<()> {
     let detector = args.detector.load()?;
-    let streams = input::expand(&args.streams, &["wav", "flac"])?;
+    let streams = input::expand(&args.streams, input::AUDIO_EXTENSIONS)?;
     input::each_file(&streams, "recordings could not be run", |stream, file| {
         detect_one(stream, &detector, args, file)
     })

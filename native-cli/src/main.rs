@@ -92,7 +92,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Compute spectrogram features of a WAV file and write them as a float32 .npy of shape
+    /// Compute spectrogram features of an audio file (or samples on stdin) and write them as a float32 .npy of shape
     /// (frames, bins).
     Features(features::Args),
     /// Classify clips with the keyword model: one line (or JSON line) per file.

@@ -1,4 +1,5 @@
-//! Inputs end to end: FLAC (real files, corrupt ones), raw PCM and CSV sensor lines on stdin.
+//! Inputs end to end: FLAC (real files, corrupt ones), MP3, Ogg Vorbis, AAC and ALAC in M4A,
+//! AIFF, raw PCM and CSV sensor lines on stdin.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test stops at the first surprise
 
@@ -7,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{data_dir, fails_with, hark, hark_stdin};
+use common::{data_dir, fails_with, hark, hark_stdin, json_lines};
 
 fn read_npy(path: &Path) -> (Vec<f32>, Vec<u64>) {
     let bytes = std::fs::read(path).expect("npy written");
@@ -39,6 +40,173 @@ fn sample_s16le() -> Vec<u8> {
         .samples::<i16>()
         .flat_map(|s| s.unwrap().to_le_bytes())
         .collect()
+}
+
+/// The compressed copies of the sample (`tests/data/make_compressed.sh`).
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// `hark detect --json FILE`: (keyword, start, end) of each event.
+fn events(path: &Path) -> Vec<(String, f64, f64)> {
+    let output = hark(&["detect", "--json", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    json_lines(&output)
+        .iter()
+        .map(|e| {
+            (
+                e["keyword"].as_str().unwrap().to_string(),
+                e["start"].as_f64().unwrap(),
+                e["end"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compressed_recordings_give_the_keywords_of_the_wav() {
+    let wav = events(&sample_wav());
+    assert_eq!(wav.len(), 6, "{wav:?}");
+    // MP3 and Ogg Vorbis: the encoder's delay and padding are trimmed (the LAME tag, Vorbis's
+    // granule positions), so the times are the WAV's. AAC in M4A: symphonia does not read
+    // MP4 edit lists, so the encoder's 1024 priming frames (64 ms at 16 kHz) stay in front.
+    for (name, late) in [
+        ("sample.mp3", 0.0),
+        ("sample.ogg", 0.0),
+        ("sample.m4a", 0.064),
+    ] {
+        let got = events(&fixture(name));
+        assert_eq!(got.len(), wav.len(), "{name}: {got:?}");
+        for (g, w) in got.iter().zip(&wav) {
+            assert_eq!(g.0, w.0, "{name}: {got:?}");
+            for (a, b) in [(g.1, w.1), (g.2, w.2)] {
+                assert!((a - b - late).abs() <= 0.03, "{name}: {g:?} against {w:?}");
+            }
+        }
+    }
+    // A folder: every audio file in it, each event naming its file.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["sample.mp3", "sample.ogg", "sample.m4a"] {
+        std::fs::copy(fixture(name), dir.path().join(name)).unwrap();
+    }
+    let output = hark(&["detect", "--json", dir.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines = json_lines(&output);
+    for name in ["sample.mp3", "sample.ogg", "sample.m4a"] {
+        let of_file = lines
+            .iter()
+            .filter(|e| e["file"].as_str().unwrap().ends_with(name))
+            .count();
+        assert_eq!(of_file, 6, "{name}: {lines:?}");
+    }
+}
+
+/// An AIFF file of 16-bit mono `samples` at 16 kHz.
+fn aiff(samples: &[i16]) -> Vec<u8> {
+    let data_len = 2 * samples.len() as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"FORM");
+    out.extend_from_slice(&(4 + 26 + 16 + data_len).to_be_bytes());
+    out.extend_from_slice(b"AIFFCOMM");
+    out.extend_from_slice(&18u32.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes()); // channels
+    out.extend_from_slice(&(samples.len() as u32).to_be_bytes());
+    out.extend_from_slice(&16u16.to_be_bytes()); // bits
+    // 16000 as an 80-bit extended float: exponent 16383 + 13, mantissa 16000 << 50.
+    out.extend_from_slice(&(16383u16 + 13).to_be_bytes());
+    out.extend_from_slice(&(16000u64 << 50).to_be_bytes());
+    out.extend_from_slice(b"SSND");
+    out.extend_from_slice(&(8 + data_len).to_be_bytes());
+    out.extend_from_slice(&[0; 8]); // offset, block size
+    for s in samples {
+        out.extend_from_slice(&s.to_be_bytes());
+    }
+    out
+}
+
+#[test]
+fn lossless_alac_and_aiff_decode_to_the_samples_of_the_wav() {
+    // The sample's first second: as a WAV, in ALAC (an M4A made by ffmpeg) and as AIFF; their
+    // features must be the same, so the decoded samples are.
+    let dir = tempfile::tempdir().unwrap();
+    let mut reader = hound::WavReader::open(sample_wav()).unwrap();
+    let spec = reader.spec();
+    let first: Vec<i16> = reader
+        .samples::<i16>()
+        .take(16_000)
+        .map(Result::unwrap)
+        .collect();
+    let wav = dir.path().join("first.wav");
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    for &s in &first {
+        writer.write_sample(s).unwrap();
+    }
+    writer.finalize().unwrap();
+    let aiff_path = dir.path().join("first.aiff");
+    std::fs::write(&aiff_path, aiff(&first)).unwrap();
+    let features = |path: &Path| {
+        let out = dir.path().join("f.npy");
+        let output = hark(&[
+            "features",
+            path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        read_npy(&out)
+    };
+    let reference = features(&wav);
+    assert_eq!(reference.1[0], 98);
+    assert_eq!(features(&fixture("sample_1s_alac.m4a")), reference);
+    assert_eq!(features(&aiff_path), reference);
+    // The kind comes from the first bytes, not the name.
+    let renamed = dir.path().join("recording.dat");
+    std::fs::copy(&aiff_path, &renamed).unwrap();
+    assert_eq!(features(&renamed), reference);
+}
+
+#[test]
+fn damaged_compressed_recordings_are_errors_or_lenient_keeps_what_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.npy");
+    let out = out.to_str().unwrap();
+    for (name, keep, problem) in [
+        // Cut at a third: the Ogg stream has no last page, the MP3 fewer frames than its
+        // LAME tag counts.
+        ("sample.ogg", 3, "corrupt Ogg data at sample frame"),
+        ("sample.mp3", 3, "corrupt MP3 data at sample frame"),
+    ] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let cut = dir.path().join(format!("cut-{name}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / keep]).unwrap();
+        let cut = cut.to_str().unwrap();
+        let strict = hark(&["features", cut, "-o", out]);
+        let message = fails_with(&strict, 1, &[problem, "the stream ends early (truncated"]);
+        assert!(!message.contains("panicked"), "{message}");
+        let lenient = hark(&["features", cut, "-o", out, "--lenient"]);
+        assert!(lenient.status.success(), "{}", stderr(&lenient));
+        assert!(stderr(&lenient).contains("warning"), "{}", stderr(&lenient));
+        let (_, shape) = read_npy(Path::new(out));
+        // What came before the cut: some, not all, of the 9.5-s sample's 948 frames (the
+        // bit rate varies, so a third of the bytes is not a third of the time).
+        assert!(shape[0] > 100 && shape[0] < 900, "{name}: {shape:?}");
+    }
+    // ffmpeg writes an M4A's index (its moov box) after the audio: cut, nothing can be read.
+    let bytes = std::fs::read(fixture("sample.m4a")).unwrap();
+    let cut = dir.path().join("cut.m4a");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let output = hark(&["features", cut.to_str().unwrap(), "-o", out]);
+    fails_with(&output, 1, &["cut.m4a", "not a readable MP4 stream"]);
+    // A compressed stream on stdin: its container needs the file.
+    let output = hark_stdin(&["features", "-", "-o", out, "--format", "mp3"], &bytes);
+    fails_with(&output, 1, &["MP3 on stdin is not supported"]);
+    // Not audio at all, whatever its name says.
+    let fake = dir.path().join("notes.mp3");
+    std::fs::write(&fake, "these are not sounds\n").unwrap();
+    let output = hark(&["features", fake.to_str().unwrap(), "-o", out]);
+    fails_with(&output, 1, &["notes.mp3", "not a readable MP3 stream"]);
 }
 
 #[test]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Writes the compressed copies of the bundled sample (assets/sample.wav: six Speech Commands
+# clips, CC BY 4.0, see assets/README.md) that tests/input_cli.rs decodes: MP3, Ogg Vorbis and
+# AAC in M4A at about 32 kbit/s, and its first second in ALAC (lossless, in M4A). Run from
+# this folder with Debian's ffmpeg: `bash make_compressed.sh`.
+set -euo pipefail
+src=../../../assets/sample.wav
+ff() { ffmpeg -hide_banner -loglevel error -y -i "$src" -map_metadata -1 -fflags +bitexact "$@"; }
+ff -c:a libmp3lame -b:a 32k sample.mp3
+ff -c:a libvorbis -q:a 0 sample.ogg
+ff -c:a aac -b:a 32k sample.m4a
+ff -t 1 -c:a alac sample_1s_alac.m4a
