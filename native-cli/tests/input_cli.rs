@@ -21,6 +21,19 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `hark features PATH -o OUT`, which must succeed: the features and their shape.
+fn features_of(path: &Path, out: &Path) -> (Vec<f32>, Vec<u64>) {
+    let output = hark(&[
+        "features",
+        path.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let problem = stderr(&output);
+    assert!(output.status.success(), "{}: {problem}", path.display());
+    read_npy(out)
+}
+
 /// `hark features - -o OUT --format FORMAT --rate 16000 EXTRA...` with `bytes` on stdin.
 fn features_stdin(out: &Path, format: &str, extra: &[&str], bytes: &[u8]) -> Output {
     let out = out.to_str().unwrap();
@@ -146,17 +159,7 @@ fn lossless_alac_and_aiff_decode_to_the_samples_of_the_wav() {
     writer.finalize().unwrap();
     let aiff_path = dir.path().join("first.aiff");
     std::fs::write(&aiff_path, aiff(&first)).unwrap();
-    let features = |path: &Path| {
-        let out = dir.path().join("f.npy");
-        let output = hark(&[
-            "features",
-            path.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        read_npy(&out)
-    };
+    let features = |path: &Path| features_of(path, &dir.path().join("f.npy"));
     let reference = features(&wav);
     assert_eq!(reference.1[0], 98);
     assert_eq!(features(&fixture("sample_1s_alac.m4a")), reference);
@@ -221,19 +224,7 @@ fn flac_files_decode_and_match_their_md5() {
         if path.extension().is_none_or(|e| e != "flac") {
             continue;
         }
-        let output = hark(&[
-            "features",
-            path.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert!(
-            output.status.success(),
-            "{}: {}",
-            path.display(),
-            stderr(&output)
-        );
-        let (_, shape) = read_npy(&out);
+        let (_, shape) = features_of(&path, &out);
         assert_eq!(shape[1], 40);
         assert!(shape[0] > 50, "{}: {shape:?}", path.display());
         count += 1;
@@ -253,14 +244,7 @@ fn the_shared_bad_flac_files_decode_exactly() {
         ("alexa_127_decoder_error.flac", 34_240),
     ] {
         let path = data_dir().join("bad_inputs").join(name);
-        let output = hark(&[
-            "features",
-            path.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert!(output.status.success(), "{name}: {}", stderr(&output));
-        let (_, shape) = read_npy(&out);
+        let (_, shape) = features_of(&path, &out);
         assert_eq!(shape[0], 1 + (samples - 400) / 160, "{name}");
     }
 }
@@ -329,13 +313,7 @@ fn raw_pcm_on_stdin_gives_the_same_features_and_events_as_the_wav() {
     let from_wav = dir.path().join("wav.npy");
     let from_stdin = dir.path().join("stdin.npy");
     let wav = sample_wav();
-    let output = hark(&[
-        "features",
-        wav.to_str().unwrap(),
-        "-o",
-        from_wav.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    features_of(&wav, &from_wav);
     let raw = sample_s16le();
     let output = features_stdin(&from_stdin, "s16le", &[], &raw);
     assert!(output.status.success(), "{}", stderr(&output));
