@@ -7,8 +7,11 @@
 // `hark score --json`: {"event": "anomaly", "start", "end", "peak"}.
 //
 //   node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port]
-//        [--model MODEL.onnx] [--save-input OUT.wav] [--chromium PATH]
+//        [--model MODEL.onnx] [--save-input OUT.wav] [--file-input] [--chromium PATH]
 //
+// --file-input: the file is chosen with the page's file input instead of played into the
+// microphone: the browser decodes it (any format it reads) and plays it through the same
+// pipeline from its first sample, so event times are times in the file; the run ends with it.
 // --model: the page loads that model by URL instead of using the bundled one.
 // --save-input OUT.wav: writes what the page's worklet heard (mono, 32-bit float, at the
 // page's rate) for `hark detect OUT.wav`: Chromium's capture starts at an arbitrary point of
@@ -30,7 +33,7 @@ function usage(message) {
   if (message) console.error(`listen.mjs: ${message}`);
   console.error(
     'usage: node web-audio/scripts/listen.mjs FILE.wav [--seconds S] [--transport sab|port] [--model M.onnx]\n' +
-      '       [--save-input OUT.wav] [--chromium PATH]',
+      '       [--save-input OUT.wav] [--file-input] [--chromium PATH]',
   );
   process.exit(2);
 }
@@ -43,6 +46,7 @@ const opts = {
   file: null,
   model: null,
   saveInput: null,
+  fileInput: false,
 };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -51,6 +55,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--chromium') opts.chromium = args[++i];
   else if (a === '--model') opts.model = args[++i];
   else if (a === '--save-input') opts.saveInput = args[++i];
+  else if (a === '--file-input') opts.fileInput = true;
   else if (a === '-h' || a === '--help') usage();
   else if (a.startsWith('--')) usage(`unknown option ${a}`);
   else if (opts.file) usage('one file only');
@@ -80,11 +85,13 @@ const round = (x) => Math.round(x * 1000) / 1000;
 
 async function main() {
   const wav = await readFile(resolve(opts.file));
-  const { seconds: duration, padded } = padWav(wav, 3);
-  const listenFor = opts.seconds ?? duration + 1;
+  // With --file-input the page decodes the file itself (any format): its duration is read there.
+  const { seconds: wavSeconds, padded } = opts.fileInput ? { seconds: null, padded: null } : padWav(wav, 3);
+  let duration = wavSeconds;
+  const listenFor = opts.seconds ?? (duration === null ? null : duration + 1);
   const work = await mkdtemp(join(tmpdir(), 'hark-listen-'));
   const fakeMic = join(work, 'input.wav');
-  await writeFile(fakeMic, padded);
+  if (padded) await writeFile(fakeMic, padded);
   const files = opts.model ? { '/model/model.onnx': resolve(opts.model) } : {};
   const { server, url } = await serve({ isolation: true, files });
   let browser;
@@ -125,7 +132,12 @@ async function main() {
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
     const model = opts.model ? '&model=model/model.onnx' : '';
     const record = opts.saveInput ? `&record=${Math.ceil(listenFor + 5)}` : '';
-    await page.goto(`${url}/index.html?autostart=1&transport=${opts.transport}${model}${record}`);
+    const autostart = opts.fileInput ? '' : 'autostart=1&';
+    await page.goto(`${url}/index.html?${autostart}transport=${opts.transport}${model}${record}`);
+    if (opts.fileInput) {
+      await page.waitForFunction(() => window.hark);
+      await page.setInputFiles('#file', resolve(opts.file));
+    }
     await page.waitForFunction(() => window.hark && (window.hark.started || window.hark.errors.length > 0), null, {
       timeout: 30000,
     });
@@ -133,7 +145,15 @@ async function main() {
     listening = startedOk;
     const started = Date.now();
     let final = null;
-    if (startedOk) {
+    if (startedOk && opts.fileInput) {
+      // The page stops when the recording ends (or at --seconds).
+      duration = await page.evaluate(() => window.hark.fileSeconds);
+      report.fileSeconds = duration;
+      const limit = (opts.seconds ?? duration + 30) * 1000;
+      await page.waitForFunction(() => window.hark.fileDone, null, { timeout: limit }).catch(() => null);
+      final = await page.evaluate(async () => (window.hark.fileDone ? window.hark.final : window.harkStop()));
+      report.seconds = round(duration);
+    } else if (startedOk) {
       await page.waitForTimeout(listenFor * 1000);
       final = await page.evaluate(() => window.harkStop());
     }

@@ -5,6 +5,9 @@
 // `?transport=port|sab` picks how the worklet hands frames to the Worker; `?model=URL` loads
 // another model than the bundled one; `?record=S` keeps up to S seconds of what the worklet
 // heard (window.hark.recording after stop, for scripts/listen.mjs --save-input).
+// A recording chosen with the file input is decoded by the browser and played through the same
+// worklet and Worker instead of the microphone (and to the speakers); the session stops when
+// it ends (window.hark.fileDone).
 // window.hark exposes the events and stats to the test driver (scripts/listen.mjs).
 import { createSpotter } from './hark.js';
 
@@ -87,34 +90,82 @@ function setupBars() {
   });
 }
 
+/** The spotter, made on first use, and the page set up for its kind of model. */
+async function prepare() {
+  if (!spotter) {
+    spotter = await createSpotter({
+      transport: params.get('transport') ?? undefined,
+      model: params.get('model') ?? undefined,
+    });
+    subscribe();
+  }
+  state.ready = true;
+  if (spotter.kind !== 'anomaly' && state.kind === undefined) {
+    // The slider starts at the model's own threshold (the keywords share one in the bundled
+    // model; the first keyword's otherwise).
+    const t = spotter.thresholds[spotter.labels.find((l) => !l.startsWith('_'))];
+    if (t !== null) {
+      $('threshold').value = String(t);
+      showThreshold(t);
+    }
+  }
+  state.kind = spotter.kind;
+  if (spotter.kind === 'anomaly' && state.fitted === undefined) {
+    $('anomaly').hidden = false;
+    $('events-title').textContent = 'Anomalies';
+    // The slider scales the threshold the model was fitted with (on normal running).
+    state.fitted = spotter.thresholds.anomaly;
+    Object.assign($('threshold'), { min: '0.5', max: '4', step: '0.1', value: '1' });
+    showThreshold(1);
+  }
+  setupBars();
+}
+
+function failed(e) {
+  state.errors.push(String(e?.message ?? e));
+  $('stats').textContent = `error: ${e?.message ?? e}`;
+  $('start').disabled = false;
+}
+
 async function start() {
   $('start').disabled = true;
   try {
-    if (!spotter) {
-      spotter = await createSpotter({
-        transport: params.get('transport') ?? undefined,
-        model: params.get('model') ?? undefined,
-      });
-      subscribe();
-    }
-    state.ready = true;
-    state.kind = spotter.kind;
-    if (spotter.kind === 'anomaly' && state.fitted === undefined) {
-      $('anomaly').hidden = false;
-      $('events-title').textContent = 'Anomalies';
-      // The slider scales the threshold the model was fitted with (on normal running).
-      state.fitted = spotter.thresholds.anomaly;
-      Object.assign($('threshold'), { min: '0.5', max: '4', step: '0.1', value: '1' });
-      showThreshold(1);
-    }
-    setupBars();
+    await prepare();
     state.info = await spotter.start(null, { record: Number(params.get('record') ?? 0) });
     state.started = true;
     $('stop').disabled = false;
   } catch (e) {
-    state.errors.push(String(e?.message ?? e));
-    $('stats').textContent = `error: ${e?.message ?? e}`;
-    $('start').disabled = false;
+    failed(e);
+  }
+}
+
+/** Plays a recording through the pipeline: decoded at the context's rate, started on the
+ * worklet's first quantum (the context stays suspended until the spotter resumes it), so
+ * event times are times in the file. */
+async function playFile(file) {
+  $('start').disabled = true;
+  state.fileDone = false;
+  let context = null;
+  try {
+    if (state.started) await stop();
+    await prepare();
+    context = new AudioContext();
+    await context.suspend();
+    const buffer = await context.decodeAudioData(await file.arrayBuffer());
+    state.fileSeconds = buffer.duration;
+    const source = new AudioBufferSourceNode(context, { buffer });
+    source.connect(context.destination);
+    source.start();
+    state.playing = { source, context };
+    source.onended = () => stop();
+    state.info = await spotter.start(source, { context, record: Number(params.get('record') ?? 0) });
+    state.started = true;
+    $('stop').disabled = false;
+  } catch (e) {
+    state.playing = null;
+    await context?.close();
+    failed(e);
+    state.fileDone = true;
   }
 }
 
@@ -157,15 +208,27 @@ function subscribe() {
 async function stop() {
   if (!spotter) return null;
   $('stop').disabled = true;
+  const playing = state.playing;
+  state.playing = null;
+  if (playing) playing.source.onended = null;
   state.final = await spotter.stop();
   state.recording = spotter.recording;
   state.started = false;
+  if (playing) {
+    playing.source.stop();
+    await playing.context.close();
+    state.fileDone = true;
+  }
   $('start').disabled = false;
   return state.final;
 }
 window.harkStop = stop;
 
 $('start').onclick = start;
+$('file').onchange = (e) => {
+  const file = e.target.files[0];
+  if (file) playFile(file);
+};
 $('stop').onclick = stop;
 /** The slider's reading: a keyword model's threshold, or a multiple of the anomaly model's. */
 function showThreshold(value) {
