@@ -47,6 +47,11 @@ pub struct DecodedSource {
     interleaved: Vec<f32>,
     /// Frames decoded so far (the offset of the next packet).
     decoded: u64,
+    /// Decoded frames still to drop at the start (an MP4 edit list's encoder priming).
+    skip: u64,
+    /// Frames still to hand out before the end an MP4 edit list sets (the rest is encoder
+    /// padding), or `None`.
+    keep: Option<u64>,
     damaged: u64,
     ended: bool,
     /// An error met after some frames of a chunk: reported on the next read, so that the
@@ -66,6 +71,7 @@ impl DecodedSource {
     pub fn open(path: &Path, format: Format, select: ChannelSelect, lenient: bool) -> Result<Self> {
         let container = format.container().unwrap_or("audio");
         let extension = format.extension();
+        let mp4 = format == Format::Mp4;
         let name = path.display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
@@ -106,6 +112,11 @@ impl DecodedSource {
             .map_err(|e| anyhow!("{name}: cannot decode: {e}"))?;
         let total = track.num_frames;
         let track_id = track.id;
+        let edit = if mp4 {
+            crate::mp4::audio_edit(path, rate.hz())
+        } else {
+            None
+        };
         Ok(DecodedSource {
             name,
             container,
@@ -121,6 +132,8 @@ impl DecodedSource {
             pending_at: 0,
             interleaved: Vec::new(),
             decoded: 0,
+            skip: edit.map_or(0, |e| e.skip),
+            keep: edit.and_then(|e| e.keep),
             damaged: 0,
             ended: false,
             deferred: None,
@@ -261,7 +274,23 @@ impl Source for DecodedSource {
                 }
                 continue;
             }
-            let take = (max_values - out.len()).min(self.pending.len() - self.pending_at);
+            let width = self.width();
+            if self.skip > 0 {
+                let frames = (self.pending.len() - self.pending_at) / width;
+                let drop = usize::try_from(self.skip).map_or(frames, |skip| skip.min(frames));
+                self.pending_at += drop * width;
+                self.skip -= drop as u64;
+                continue;
+            }
+            let mut take = (max_values - out.len()).min(self.pending.len() - self.pending_at);
+            if let Some(keep) = self.keep {
+                take = usize::try_from(keep).map_or(take, |keep| take.min(keep * width));
+                if take == 0 {
+                    self.ended = true;
+                    continue;
+                }
+                self.keep = Some(keep - (take / width) as u64);
+            }
             out.extend_from_slice(&self.pending[self.pending_at..self.pending_at + take]);
             self.pending_at += take;
         }

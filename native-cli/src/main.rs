@@ -75,6 +75,7 @@ mod features;
 mod input;
 mod kws;
 mod listen;
+mod mp4;
 mod nab;
 mod wav;
 
