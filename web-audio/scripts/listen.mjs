@@ -85,9 +85,20 @@ const round = (x) => Math.round(x * 1000) / 1000;
 
 async function main() {
   const wav = await readFile(resolve(opts.file));
-  // With --file-input the page decodes the file itself (any format): its duration is read there.
-  const { seconds: wavSeconds, padded } = opts.fileInput ? { seconds: null, padded: null } : padWav(wav, 3);
-  let duration = wavSeconds;
+  // With --file-input the page decodes the file itself (any format, not only WAV): its
+  // duration is read there.
+  const wavSeconds = () => {
+    try {
+      return padWav(wav, 0).seconds;
+    } catch {
+      return null;
+    }
+  };
+  const { seconds: fileSeconds, padded } = opts.fileInput ? { seconds: wavSeconds(), padded: null } : padWav(wav, 3);
+  let duration = fileSeconds;
+  if (opts.fileInput && opts.saveInput && duration === null && opts.seconds === null) {
+    usage('--save-input with --file-input needs a WAV file or --seconds');
+  }
   const listenFor = opts.seconds ?? (duration === null ? null : duration + 1);
   const work = await mkdtemp(join(tmpdir(), 'hark-listen-'));
   const fakeMic = join(work, 'input.wav');
