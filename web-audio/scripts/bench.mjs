@@ -15,7 +15,11 @@
 //   cargo build --release -p hark-detector --example throughput
 //   bash web-audio/scripts/build.sh
 //   node web-audio/scripts/bench.mjs [--rounds 5] [--seconds 60] [--dist web-audio/dist] [--model M.onnx]
-//                                    [--chromium /usr/bin/chromium]
+//                                    [--chromium /usr/bin/chromium] [--native PATH]
+//
+// --native: another build of the throughput example to compare with (for instance one built
+// for the x86-64 baseline: RUSTFLAGS="-C target-cpu=x86-64" CARGO_TARGET_DIR=... cargo build
+// --release -p hark-detector --example throughput).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +45,8 @@ const seconds = get('--seconds', 60);
 const RATE = 48000;
 const CHUNK = 1024;
 
-const native = join(ROOT, 'target/release/examples/throughput');
+const nativeIndex = args.indexOf('--native');
+const native = nativeIndex >= 0 ? resolve(args[nativeIndex + 1]) : join(ROOT, 'target/release/examples/throughput');
 const glue = await import(join(dist, 'hark_web_audio.js'));
 const wasm = glue.initSync({ module: readFileSync(join(dist, 'hark_web_audio_bg.wasm')) });
 
