@@ -42,7 +42,7 @@ impl From<Preset> for AnomalyPreset {
 /// Arguments of `hark fit`.
 #[derive(Debug, clap::Args)]
 pub struct FitArgs {
-    /// Recordings of normal operation: files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF, CSV) or
+    /// Recordings of normal operation: files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC, AIFF, CSV) or
     /// folders of them.
     #[arg(long, required_unless_present = "device", conflicts_with = "device", num_args = 1..)]
     normal: Vec<PathBuf>,
@@ -100,9 +100,10 @@ pub struct FitArgs {
 /// Arguments of `hark score`.
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
-    /// Recordings or sensor series: audio files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AIFF), CSV, raw
-    /// PCM (`--format`), `-` for stdin, or folders (every audio and .csv file inside). With several, each line names its file,
-    /// and a file that fails is reported and the others are still scored.
+    /// Recordings or sensor series: audio files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC, AIFF),
+    /// CSV, raw PCM (`--format`), `-` for stdin, or folders (every audio and .csv file inside).
+    /// With several, each line names its file, and a file that fails is reported and the
+    /// others are still scored.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// An anomaly model from `hark fit` (or exported with the same metadata). Without one,

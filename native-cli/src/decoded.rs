@@ -71,7 +71,8 @@ impl DecodedSource {
     pub fn open(path: &Path, format: Format, select: ChannelSelect, lenient: bool) -> Result<Self> {
         let container = format.container().unwrap_or("audio");
         let extension = format.extension();
-        let mp4 = format == Format::Mp4;
+        // `format` names the demuxer below.
+        let kind = format;
         let name = path.display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
@@ -110,9 +111,18 @@ impl DecodedSource {
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(params, &AudioDecoderOptions::default().verify(true))
             .map_err(|e| anyhow!("{name}: cannot decode: {e}"))?;
-        let total = track.num_frames;
+        // The length in the header, where it is exact: a stream that ends before it is
+        // truncated. ADTS has no header with a length, and an MP3 has one only in a
+        // Xing/Info/VBRI frame: without it the demuxer estimates the length from the first
+        // frame's bit rate, which a VBR file overshoots.
+        let exact_length = match kind {
+            Format::Aac => false,
+            Format::Mp3 => mp3_counts_its_frames(path),
+            _ => true,
+        };
+        let total = track.num_frames.filter(|_| exact_length);
         let track_id = track.id;
-        let edit = if mp4 {
+        let edit = if kind == Format::Mp4 {
             crate::mp4::audio_edit(path, rate.hz())
         } else {
             None
@@ -238,6 +248,39 @@ impl DecodedSource {
             }
         }
     }
+}
+
+/// Whether the MP3 file at `path` counts its frames: a Xing, Info (LAME, FhG) or VBRI frame
+/// first, after any ID3v2 tag.
+fn mp3_counts_its_frames(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = [0u8; 10];
+    if file.read_exact(&mut head).is_err() {
+        return false;
+    }
+    // An ID3v2 tag: its size in four 7-bit bytes, after a 10-byte header (and a footer of 10
+    // bytes if flagged).
+    let start = if head.starts_with(b"ID3") {
+        let size = head[6..10]
+            .iter()
+            .fold(0u64, |n, &b| (n << 7) | u64::from(b & 0x7f));
+        10 + size + if head[5] & 0x10 != 0 { 10 } else { 0 }
+    } else {
+        0
+    };
+    // The tag sits within the first frame, at most 36 bytes after its 4-byte header (VBRI)
+    // or after its side information (Xing, Info); 512 bytes cover every layout.
+    let mut frame = Vec::with_capacity(512);
+    if file.seek(SeekFrom::Start(start)).is_err() || file.take(512).read_to_end(&mut frame).is_err()
+    {
+        return false;
+    }
+    frame
+        .windows(4)
+        .any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
 }
 
 impl Source for DecodedSource {

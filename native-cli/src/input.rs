@@ -1,5 +1,5 @@
 //! Inputs of every command that reads audio or sensor samples: audio files (WAV, FLAC, MP3, Ogg
-//! Vorbis, AAC or ALAC in MP4/M4A, AIFF), raw PCM and CSV sensor lines on stdin. Each becomes a
+//! Vorbis, AAC or ALAC in MP4/M4A, AAC in ADTS, AIFF), raw PCM and CSV sensor lines on stdin. Each becomes a
 //! [`Source`] of `f32` chunks, mono (the mean of the channels, or one of them) or every channel
 //! interleaved ([`ChannelSelect::All`]); [`Reader`] adds real-time pacing and a progress bar.
 
@@ -15,7 +15,7 @@ use crate::wav::WavSource;
 
 /// The extensions of the files a folder is searched for: audio, then CSV sensor rows.
 pub const SAMPLE_EXTENSIONS: &[&str] = &[
-    "wav", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aif", "aiff", "csv",
+    "wav", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff", "csv",
 ];
 
 /// The extensions of the audio files a folder is searched for.
@@ -160,7 +160,7 @@ impl ChannelSelect {
 /// How an input is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// From the file's first bytes (WAV, FLAC, MP3, Ogg, MP4/M4A, AIFF) or a `.csv` name.
+    /// From the file's first bytes (WAV, FLAC, MP3, Ogg, MP4/M4A, AAC, AIFF) or a `.csv` name.
     Auto,
     /// WAV: PCM 8 to 32 bit or float, any channel count, WAVE_FORMAT_EXTENSIBLE included.
     Wav,
@@ -172,6 +172,8 @@ pub enum Format {
     Ogg,
     /// AAC or ALAC in an MP4 container (.m4a, .mp4).
     Mp4,
+    /// AAC in ADTS frames, without a container (.aac).
+    Aac,
     /// AIFF (PCM).
     Aiff,
     /// Raw interleaved signed 16-bit little-endian PCM (needs --rate, --channels).
@@ -192,6 +194,7 @@ impl Format {
             Format::Mp3 => Some("MP3"),
             Format::Ogg => Some("Ogg"),
             Format::Mp4 => Some("MP4"),
+            Format::Aac => Some("AAC"),
             Format::Aiff => Some("AIFF"),
             Format::Auto | Format::S16le | Format::F32le | Format::Csv => None,
         }
@@ -204,6 +207,7 @@ impl Format {
             Format::Mp3 => "mp3",
             Format::Ogg => "ogg",
             Format::Mp4 => "m4a",
+            Format::Aac => "aac",
             Format::Aiff => "aiff",
             _ => "wav",
         }
@@ -362,7 +366,7 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
                 Err(e) => return Err(e),
             },
         },
-        Format::Flac | Format::Mp3 | Format::Ogg | Format::Mp4 | Format::Aiff => {
+        Format::Flac | Format::Mp3 | Format::Ogg | Format::Mp4 | Format::Aac | Format::Aiff => {
             Box::new(DecodedSource::open(path, format, select, args.lenient)?)
         }
         Format::S16le | Format::F32le => {
@@ -449,6 +453,8 @@ fn sniff(path: &Path) -> Result<Format> {
         [b'O', b'g', b'g', b'S', ..] => Format::Ogg,
         [_, _, _, _, b'f', b't', b'y', b'p', ..] => Format::Mp4,
         [b'F', b'O', b'R', b'M', _, _, _, _, b'A', b'I', b'F', _] => Format::Aiff,
+        // An ADTS frame: a 12-bit sync word and layer 0 (an MPEG audio frame has layer 1 to 3).
+        [0xff, b, ..] if b & 0xf6 == 0xf0 => Format::Aac,
         // An ID3v2 tag, or an MPEG audio frame's sync word (11 bits set).
         [b'I', b'D', b'3', ..] => Format::Mp3,
         [0xff, b, ..] if b & 0xe0 == 0xe0 => Format::Mp3,
@@ -460,9 +466,10 @@ fn sniff(path: &Path) -> Result<Format> {
             Some(&"mp3") => Format::Mp3,
             Some(&"ogg" | &"oga") => Format::Ogg,
             Some(&"aif" | &"aiff") => Format::Aiff,
+            Some(&"aac") => Format::Aac,
             Some(_) => Format::Mp4,
             None => bail!(
-                "{}: not an audio file Hark reads (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A, AIFF; \
+                "{}: not an audio file Hark reads (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A, AAC, AIFF; \
                  first bytes {:02x?}); for raw PCM or CSV give --format",
                 path.display(),
                 magic

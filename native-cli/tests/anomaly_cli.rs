@@ -275,10 +275,7 @@ fn errors_are_clear() {
     // A folder without recordings.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    fails(
-        fit(&empty, &model, "audio"),
-        ".mp3, .ogg, .oga, .m4a, .mp4, .aif, .aiff or .csv file in it",
-    );
+    fails(fit(&empty, &model, "audio"), ".aiff or .csv file in it");
     // An audio model and CSV rows; NaN samples on stdin.
     let normal = dir.path().join("normal.wav");
     write_wav(&normal, 16_000, 1, 16, &machine(16_000, 20.0, 1, &[])).unwrap();

@@ -73,11 +73,7 @@ fn classify_takes_a_folder_of_clips() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let out = hark(&["classify", empty.to_str().unwrap()]);
-    fails_with(
-        &out,
-        1,
-        &["no .wav, .flac, .mp3, .ogg, .oga, .m4a, .mp4, .aif or .aiff file in it"],
-    );
+    fails_with(&out, 1, &["no .wav, .flac, .mp3", "or .aiff file in it"]);
 }
 
 #[test]

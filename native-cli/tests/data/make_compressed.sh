@@ -10,3 +10,7 @@ ff -c:a libmp3lame -b:a 32k sample.mp3
 ff -c:a libvorbis -q:a 0 sample.ogg
 ff -c:a aac -b:a 32k sample.m4a
 ff -t 1 -c:a alac sample_1s_alac.m4a
+# Its first 3 s as a VBR MP3 without a Xing/LAME frame count (the demuxer then estimates the
+# length from the first frame's bit rate), and as raw AAC in ADTS frames (no container).
+ff -t 3 -c:a libmp3lame -q:a 6 -write_xing 0 sample_3s_vbr_untagged.mp3
+ff -t 3 -c:a aac -b:a 32k -f adts sample_3s.aac
