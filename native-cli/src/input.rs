@@ -1,6 +1,6 @@
 //! Inputs of every command that reads audio or sensor samples: audio files (WAV, FLAC, MP3, Ogg
-//! Vorbis, AAC or ALAC in MP4/M4A, AAC in ADTS, AIFF), raw PCM and CSV sensor lines on stdin. Each becomes a
-//! [`Source`] of `f32` chunks, mono (the mean of the channels, or one of them) or every channel
+//! Vorbis, AAC or ALAC in MP4/M4A, AAC in ADTS, AIFF), raw PCM and CSV sensor lines on stdin.
+//! Each becomes a [`Source`] of `f32` chunks, mono (the mean of the channels, or one of them) or every channel
 //! interleaved ([`ChannelSelect::All`]); [`Reader`] adds real-time pacing and a progress bar.
 
 use std::io::{BufRead, BufReader, Read};
@@ -434,20 +434,26 @@ fn sniff(path: &Path) -> Result<Format> {
             path.display()
         );
     }
-    let mut magic = [0u8; 12];
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut n = 0;
-    while n < magic.len() {
-        match file.read(&mut magic[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        }
-    }
-    let magic = &magic[..n];
-    Ok(match magic {
+    let mut magic = Vec::with_capacity(12);
+    file.take(12)
+        .read_to_end(&mut magic)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let by_extension = || {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "wav" => Format::Wav,
+            "flac" => Format::Flac,
+            "mp3" => Format::Mp3,
+            "ogg" | "oga" => Format::Ogg,
+            "m4a" | "mp4" => Format::Mp4,
+            "aac" => Format::Aac,
+            "aif" | "aiff" => Format::Aiff,
+            _ => return None,
+        })
+    };
+    Ok(match magic.as_slice() {
         [b'R', b'I', b'F', b'F', ..] | [b'R', b'F', b'6', b'4', ..] => Format::Wav,
         [b'f', b'L', b'a', b'C', ..] => Format::Flac,
         [b'O', b'g', b'g', b'S', ..] => Format::Ogg,
@@ -460,14 +466,8 @@ fn sniff(path: &Path) -> Result<Format> {
         [0xff, b, ..] if b & 0xe0 == 0xe0 => Format::Mp3,
         _ if by_name("csv") => Format::Csv,
         // By its name: the reader then says what is wrong with it.
-        _ => match AUDIO_EXTENSIONS.iter().find(|e| by_name(e)) {
-            Some(&"wav") => Format::Wav,
-            Some(&"flac") => Format::Flac,
-            Some(&"mp3") => Format::Mp3,
-            Some(&"ogg" | &"oga") => Format::Ogg,
-            Some(&"aif" | &"aiff") => Format::Aiff,
-            Some(&"aac") => Format::Aac,
-            Some(_) => Format::Mp4,
+        _ => match by_extension() {
+            Some(format) => format,
             None => bail!(
                 "{}: not an audio file Hark reads (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A, AAC, AIFF; \
                  first bytes {:02x?}); for raw PCM or CSV give --format",
