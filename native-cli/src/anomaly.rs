@@ -42,8 +42,8 @@ impl From<Preset> for AnomalyPreset {
 /// Arguments of `hark fit`.
 #[derive(Debug, clap::Args)]
 pub struct FitArgs {
-    /// Recordings of normal operation: files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC, AIFF, CSV) or
-    /// folders of them.
+    /// Recordings of normal operation: files (WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM, M4A, AAC,
+    /// AIFF, CSV) or folders of them.
     #[arg(long, required_unless_present = "device", conflicts_with = "device", num_args = 1..)]
     normal: Vec<PathBuf>,
     /// Record the normal operation from an input device instead (an id from `hark devices`
@@ -100,9 +100,9 @@ pub struct FitArgs {
 /// Arguments of `hark score`.
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
-    /// Recordings or sensor series: audio files (WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC, AIFF),
-    /// CSV, raw PCM (`--format`), `-` for stdin, or folders (every audio and .csv file inside).
-    /// With several, each line names its file, and a file that fails is reported and the
+    /// Recordings or sensor series: audio files (WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM, M4A,
+    /// AAC, AIFF), CSV, raw PCM (`--format`), `-` for stdin, or folders (every audio and .csv file
+    /// inside). With several, each line names its file, and a file that fails is reported and the
     /// others are still scored.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,

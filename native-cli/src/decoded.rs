@@ -1,19 +1,32 @@
 //! Input decoded with symphonia as `f32` chunks (mono, or every channel interleaved): FLAC, MP3,
-//! Ogg Vorbis, AAC and ALAC in MP4, AIFF, and the WAV layouts hound does not read (64-bit
-//! float, A-law, mu-law).
+//! Vorbis and Opus in Ogg, Opus and Vorbis in WebM/Matroska, AAC and ALAC in MP4, AIFF, and
+//! the WAV layouts hound does not read (64-bit float, A-law, mu-law). Opus is decoded by
+//! libopus through `symphonia-adapter-libopus`; every other codec by symphonia itself.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hark_dsp::SampleRate;
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as DecodeError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::TimeBase;
 
 use crate::input::{ChannelSelect, Format, Source};
+
+/// symphonia's decoders, and libopus's for Opus.
+static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
+    let mut codecs = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut codecs);
+    codecs.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+    codecs
+});
 
 /// The file is not a stream symphonia can read at all (as opposed to one it read the header
 /// of and then found wanting).
@@ -33,12 +46,16 @@ pub struct DecodedSource {
     name: String,
     /// "FLAC", "MP3", "WAV"..., for messages.
     container: &'static str,
+    kind: Format,
     format: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
     rate: SampleRate,
     channels: usize,
     total: Option<u64>,
+    /// The duration a WebM file declares, in seconds: its timestamps are milliseconds, so
+    /// it is not a count of frames.
+    declared: Option<f64>,
     select: ChannelSelect,
     lenient: bool,
     /// Decoded samples not handed out yet (`select.width(channels)` per frame).
@@ -47,6 +64,14 @@ pub struct DecodedSource {
     interleaved: Vec<f32>,
     /// Frames decoded so far (the offset of the next packet).
     decoded: u64,
+    /// Where the packets so far end, in the stream's timestamps (before any trimming).
+    next_pts: i64,
+    /// The track's time base, for packets without a length.
+    time_base: Option<TimeBase>,
+    /// Packets seen without a length.
+    packets: u64,
+    /// For packets without a length: their timestamps in frames minus the frames decoded.
+    offset: Option<i128>,
     /// Decoded frames still to drop at the start (an MP4 edit list's encoder priming).
     skip: u64,
     /// Frames still to hand out before the end an MP4 edit list sets (the rest is encoder
@@ -108,7 +133,7 @@ impl DecodedSource {
             .map(|c| c.count())
             .with_context(|| format!("{name}: the stream header has no channel count"))?;
         select.check(&name, channels)?;
-        let decoder = symphonia::default::get_codecs()
+        let decoder = CODECS
             .make_audio_decoder(params, &AudioDecoderOptions::default().verify(true))
             .map_err(|e| anyhow!("{name}: cannot decode: {e}"))?;
         // The length in the header, where it is exact: a stream that ends before it is
@@ -120,8 +145,25 @@ impl DecodedSource {
             Format::Mp3 => mp3_counts_its_frames(path),
             _ => true,
         };
-        let total = track.num_frames.filter(|_| exact_length);
+        // An Ogg Opus stream's length counts its pre-skip, which libopus's adapter drops itself
+        // rather than the demuxer.
+        let trimmed_by_decoder = if params.codec == CODEC_ID_OPUS {
+            track.delay.map_or(0, u64::from)
+        } else {
+            0
+        };
+        let total = track
+            .num_frames
+            .filter(|_| exact_length)
+            .map(|n| n.saturating_sub(trimmed_by_decoder));
         let track_id = track.id;
+        let time_base = track.time_base;
+        // symphonia gives a WebM track no length; the segment may declare its duration.
+        let declared = if kind == Format::Webm {
+            crate::webm::declared_seconds(path)
+        } else {
+            None
+        };
         let edit = if kind == Format::Mp4 {
             crate::mp4::audio_edit(path, rate.hz())
         } else {
@@ -130,18 +172,24 @@ impl DecodedSource {
         Ok(DecodedSource {
             name,
             container,
+            kind,
             format,
             decoder,
             track_id,
             rate,
             channels,
             total,
+            declared,
             select,
             lenient,
             pending: Vec::new(),
             pending_at: 0,
             interleaved: Vec::new(),
             decoded: 0,
+            next_pts: 0,
+            time_base,
+            packets: 0,
+            offset: None,
             skip: edit.map_or(0, |e| e.skip),
             keep: edit.and_then(|e| e.keep),
             damaged: 0,
@@ -158,7 +206,12 @@ impl DecodedSource {
                 Ok(None) => return self.verify(),
                 // The demuxers end a whole stream with `None`; the end of the file inside one
                 // (an Ogg stream without its last page, MP4 sample data cut short) is this.
+                // A WebM written as it was recorded (a browser's MediaRecorder) gives no sizes,
+                // so its end is this too, and a cut cannot be told from it.
                 Err(DecodeError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    if self.kind == Format::Webm {
+                        return self.verify();
+                    }
                     return self.damage("the stream ends early (truncated)", None);
                 }
                 Err(e) => {
@@ -170,10 +223,19 @@ impl DecodedSource {
             }
             let length = packet.dur.get();
             // The demuxer skips what it cannot parse and resynchronises: a packet that starts
-            // later than the audio so far marks frames lost to damage.
-            let gap = u64::try_from(packet.pts.get())
-                .unwrap_or(0)
-                .saturating_sub(self.decoded);
+            // later than the previous one ended marks frames lost to damage.
+            let pts = packet.pts.get();
+            let gap = if length > 0 {
+                // Timestamps are those of the stream before the decoder trims its delay (an
+                // Opus stream's pre-skip).
+                let gap = u64::try_from(pts.saturating_sub(self.next_pts)).unwrap_or(0);
+                self.next_pts = self
+                    .next_pts
+                    .max(pts.saturating_add(i64::try_from(length).unwrap_or(i64::MAX)));
+                gap
+            } else {
+                self.timestamp_gap(pts)
+            };
             self.pending.clear();
             self.pending_at = 0;
             if gap > 0 {
@@ -197,6 +259,37 @@ impl DecodedSource {
         }
     }
 
+    /// For a demuxer that gives packets no length (WebM, whose timestamps are milliseconds):
+    /// the frames between the audio decoded so far and where the packet at `pts` starts. The
+    /// offset between the two timelines is taken at the second packet (the first one loses
+    /// the encoder delay to the decoder), and a gap must exceed 2 ms, the timestamps' rounding.
+    fn timestamp_gap(&mut self, pts: i64) -> u64 {
+        let Some(base) = self.time_base else {
+            return 0;
+        };
+        self.packets += 1;
+        // The packet's start in frames at the decoded rate.
+        let at = i128::from(pts) * i128::from(base.numer.get()) * i128::from(self.rate.hz())
+            / i128::from(base.denom.get());
+        let decoded = i128::from(self.decoded);
+        match self.offset {
+            Some(offset) => {
+                let gap = at - offset - decoded;
+                if gap > i128::from(self.rate.hz() / 500) {
+                    u64::try_from(gap).unwrap_or(0)
+                } else {
+                    0
+                }
+            }
+            None => {
+                if self.packets >= 2 {
+                    self.offset = Some(at - decoded);
+                }
+                0
+            }
+        }
+    }
+
     /// At the end: the decoded audio against the MD5 sum in the stream header, when there is
     /// one and nothing was damaged (a mismatch means corruption the decoder did not notice).
     fn verify(&mut self) -> Result<bool> {
@@ -209,6 +302,17 @@ impl DecodedSource {
                 self.decoded
             );
             return self.damage(&what, None);
+        }
+        // Within 0.1 s: WebM's timestamps are rounded and its packets up to 120 ms long.
+        if let Some(seconds) = self.declared {
+            let decoded = self.decoded as f64 / f64::from(self.rate.hz());
+            if decoded < seconds - 0.1 {
+                let what = format!(
+                    "the stream ends early (truncated, or blocks lost: {decoded:.2} s of the \
+                     {seconds:.2} s its header declares)"
+                );
+                return self.damage(&what, None);
+            }
         }
         let verdict = self.decoder.finalize().verify_ok;
         if self.damaged == 0 && verdict == Some(false) {

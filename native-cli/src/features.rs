@@ -14,8 +14,9 @@ use crate::input::{self, InputArgs, Reader};
 /// Arguments of `hark features`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The input: an audio file (WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC, AIFF; any rate and channel
-    /// count; channels are mixed to mono), raw PCM or CSV (`--format`), or `-` for stdin.
+    /// The input: an audio file (WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM, M4A, AAC, AIFF; any rate
+    /// and channel count; channels are mixed to mono), raw PCM or CSV (`--format`), or `-` for
+    /// stdin.
     input: PathBuf,
     #[command(flatten)]
     source: InputArgs,

@@ -15,7 +15,8 @@ use crate::wav::WavSource;
 
 /// The extensions of the files a folder is searched for: audio, then CSV sensor rows.
 pub const SAMPLE_EXTENSIONS: &[&str] = &[
-    "wav", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff", "csv",
+    "wav", "flac", "mp3", "ogg", "oga", "opus", "webm", "mka", "m4a", "mp4", "aac", "aif", "aiff",
+    "csv",
 ];
 
 /// The extensions of the audio files a folder is searched for.
@@ -160,7 +161,8 @@ impl ChannelSelect {
 /// How an input is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// From the file's first bytes (WAV, FLAC, MP3, Ogg, MP4/M4A, AAC, AIFF) or a `.csv` name.
+    /// From the file's first bytes (WAV, FLAC, MP3, Ogg, WebM, MP4/M4A, AAC, AIFF) or a `.csv`
+    /// name.
     Auto,
     /// WAV: PCM 8 to 32 bit or float, any channel count, WAVE_FORMAT_EXTENSIBLE included.
     Wav,
@@ -168,8 +170,10 @@ pub enum Format {
     Flac,
     /// MP3 (MPEG-1/2 layer III).
     Mp3,
-    /// Ogg Vorbis.
+    /// Vorbis or Opus in Ogg (.ogg, .oga, .opus).
     Ogg,
+    /// Opus or Vorbis in WebM or Matroska (.webm, .mka): what browsers record.
+    Webm,
     /// AAC or ALAC in an MP4 container (.m4a, .mp4).
     Mp4,
     /// AAC in ADTS frames, without a container (.aac).
@@ -193,6 +197,7 @@ impl Format {
             Format::Flac => Some("FLAC"),
             Format::Mp3 => Some("MP3"),
             Format::Ogg => Some("Ogg"),
+            Format::Webm => Some("WebM"),
             Format::Mp4 => Some("MP4"),
             Format::Aac => Some("AAC"),
             Format::Aiff => Some("AIFF"),
@@ -206,6 +211,7 @@ impl Format {
             Format::Flac => "flac",
             Format::Mp3 => "mp3",
             Format::Ogg => "ogg",
+            Format::Webm => "webm",
             Format::Mp4 => "m4a",
             Format::Aac => "aac",
             Format::Aiff => "aiff",
@@ -366,9 +372,13 @@ pub fn open_as(path: &Path, args: &InputArgs, select: ChannelSelect) -> Result<B
                 Err(e) => return Err(e),
             },
         },
-        Format::Flac | Format::Mp3 | Format::Ogg | Format::Mp4 | Format::Aac | Format::Aiff => {
-            Box::new(DecodedSource::open(path, format, select, args.lenient)?)
-        }
+        Format::Flac
+        | Format::Mp3
+        | Format::Ogg
+        | Format::Webm
+        | Format::Mp4
+        | Format::Aac
+        | Format::Aiff => Box::new(DecodedSource::open(path, format, select, args.lenient)?),
         Format::S16le | Format::F32le => {
             let channels = usize::from(args.channels);
             select.check(&name, channels)?;
@@ -446,7 +456,8 @@ fn sniff(path: &Path) -> Result<Format> {
             "wav" => Format::Wav,
             "flac" => Format::Flac,
             "mp3" => Format::Mp3,
-            "ogg" | "oga" => Format::Ogg,
+            "ogg" | "oga" | "opus" => Format::Ogg,
+            "webm" | "mka" => Format::Webm,
             "m4a" | "mp4" => Format::Mp4,
             "aac" => Format::Aac,
             "aif" | "aiff" => Format::Aiff,
@@ -457,6 +468,8 @@ fn sniff(path: &Path) -> Result<Format> {
         [b'R', b'I', b'F', b'F', ..] | [b'R', b'F', b'6', b'4', ..] => Format::Wav,
         [b'f', b'L', b'a', b'C', ..] => Format::Flac,
         [b'O', b'g', b'g', b'S', ..] => Format::Ogg,
+        // An EBML header: Matroska, of which WebM is a profile.
+        [0x1a, 0x45, 0xdf, 0xa3, ..] => Format::Webm,
         [_, _, _, _, b'f', b't', b'y', b'p', ..] => Format::Mp4,
         [b'F', b'O', b'R', b'M', _, _, _, _, b'A', b'I', b'F', _] => Format::Aiff,
         // An ADTS frame: a 12-bit sync word and layer 0 (an MPEG audio frame has layer 1 to 3).
@@ -469,7 +482,7 @@ fn sniff(path: &Path) -> Result<Format> {
         _ => match by_extension() {
             Some(format) => format,
             None => bail!(
-                "{}: not an audio file Hark reads (WAV, FLAC, MP3, Ogg Vorbis, MP4/M4A, AAC, AIFF; \
+                "{}: not an audio file Hark reads (WAV, FLAC, MP3, Ogg, WebM, MP4/M4A, AAC, AIFF; \
                  first bytes {:02x?}); for raw PCM or CSV give --format",
                 path.display(),
                 magic

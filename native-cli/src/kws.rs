@@ -12,9 +12,9 @@ use crate::input::{self, InputArgs, Reader};
 /// Arguments of `hark classify`.
 #[derive(Debug, clap::Args)]
 pub struct ClassifyArgs {
-    /// Audio clips (WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC, AIFF), or folders of them (every such
-    /// file inside). About one second each; a longer one is scanned and names a keyword only
-    /// where some window reaches its threshold.
+    /// Audio clips (WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM, M4A, AAC, AIFF), or folders of them
+    /// (every such file inside). About one second each; a longer one is scanned and names a keyword
+    /// only where some window reaches its threshold.
     #[arg(required = true)]
     clips: Vec<PathBuf>,
     #[command(flatten)]
@@ -30,9 +30,9 @@ pub struct ClassifyArgs {
 /// Arguments of `hark detect`.
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
-    /// Recordings of any length, rate and channel count: WAV, FLAC, MP3, Ogg Vorbis, M4A, AAC,
-    /// AIFF, raw PCM (`--format`), `-` for stdin, or folders (every audio file inside). With
-    /// several, each event names its file, and a file that fails is reported and the others
+    /// Recordings of any length, rate and channel count: WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM,
+    /// M4A, AAC, AIFF, raw PCM (`--format`), `-` for stdin, or folders (every audio file inside).
+    /// With several, each event names its file, and a file that fails is reported and the others
     /// are still run.
     #[arg(required = true)]
     streams: Vec<PathBuf>,

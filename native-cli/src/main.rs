@@ -78,6 +78,7 @@ mod listen;
 mod mp4;
 mod nab;
 mod wav;
+mod webm;
 
 use std::process::ExitCode;
 

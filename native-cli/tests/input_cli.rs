@@ -83,13 +83,29 @@ fn compressed_recordings_give_the_keywords_of_the_wav() {
     let wav = events(&sample_wav());
     assert_eq!(wav.len(), 6, "{wav:?}");
     // The encoders' delay and padding are trimmed (MP3: the LAME tag; Vorbis: its granule
-    // positions; AAC in M4A: the edit list, 1024 priming frames here), so the recordings are
-    // the WAV's length and the events at its times.
+    // positions; AAC in M4A: the edit list, 1024 priming frames here; Opus: its pre-skip, and
+    // in Ogg its last granule position), so the recordings are the WAV's length and the
+    // events at its times. WebM keeps the encoder's padding at the end (less than an Opus
+    // frame, 20 ms: one feature frame here).
     let dir = tempfile::tempdir().unwrap();
     let (_, wav_shape) = features_of(&sample_wav(), &dir.path().join("wav.npy"));
-    for name in ["sample.mp3", "sample.ogg", "sample.m4a"] {
+    for name in [
+        "sample.mp3",
+        "sample.ogg",
+        "sample.m4a",
+        "sample.opus",
+        "sample.webm",
+    ] {
         let (_, shape) = features_of(&fixture(name), &dir.path().join("f.npy"));
-        assert_eq!(shape, wav_shape, "{name}");
+        if name.ends_with(".webm") {
+            assert_eq!(shape[1], wav_shape[1], "{name}");
+            assert!(
+                (wav_shape[0]..=wav_shape[0] + 2).contains(&shape[0]),
+                "{name}: {shape:?} against {wav_shape:?}"
+            );
+        } else {
+            assert_eq!(shape, wav_shape, "{name}");
+        }
         let got = events(&fixture(name));
         assert_eq!(got.len(), wav.len(), "{name}: {got:?}");
         for (g, w) in got.iter().zip(&wav) {
@@ -100,19 +116,52 @@ fn compressed_recordings_give_the_keywords_of_the_wav() {
         }
     }
     // A folder: every audio file in it, each event naming its file.
-    for name in ["sample.mp3", "sample.ogg", "sample.m4a"] {
+    let names = [
+        "sample.mp3",
+        "sample.ogg",
+        "sample.m4a",
+        "sample.opus",
+        "sample.webm",
+    ];
+    for name in names {
         std::fs::copy(fixture(name), dir.path().join(name)).unwrap();
     }
     let output = hark(&["detect", "--json", dir.path().to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let lines = json_lines(&output);
-    for name in ["sample.mp3", "sample.ogg", "sample.m4a"] {
+    for name in names {
         let of_file = lines
             .iter()
             .filter(|e| e["file"].as_str().unwrap().ends_with(name))
             .count();
         assert_eq!(of_file, 6, "{name}: {lines:?}");
     }
+}
+
+#[test]
+fn a_browser_recording_decodes_to_its_keywords() {
+    // Chromium's MediaRecorder writes WebM as it records: no sizes, no duration, no cues, so
+    // its end is the end of the file. The fake microphone played the sample from its start:
+    // its six keywords in order, within 0.1 s of the WAV's times, and nothing after the end
+    // taken for damage.
+    let wav = events(&sample_wav());
+    let got = events(&fixture("sample_mediarecorder.webm"));
+    let words: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        words,
+        ["yes", "no", "left", "right", "stop", "go"],
+        "{got:?}"
+    );
+    for (g, w) in got.iter().zip(&wav) {
+        assert!((g.1 - w.1).abs() <= 0.1, "{g:?} against {w:?}");
+    }
+    // Recorded for 10 s at 48 kHz: about 1000 feature frames.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, shape) = features_of(
+        &fixture("sample_mediarecorder.webm"),
+        &dir.path().join("f.npy"),
+    );
+    assert!((950..=1050).contains(&shape[0]), "{shape:?}");
 }
 
 #[test]
@@ -199,6 +248,7 @@ fn damaged_compressed_recordings_are_errors_or_lenient_keeps_what_decodes() {
         // LAME tag counts.
         ("sample.ogg", 3, "corrupt Ogg data at sample frame"),
         ("sample.mp3", 3, "corrupt MP3 data at sample frame"),
+        ("sample.opus", 3, "corrupt Ogg data at sample frame"),
     ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
         let cut = dir.path().join(format!("cut-{name}"));
@@ -214,6 +264,51 @@ fn damaged_compressed_recordings_are_errors_or_lenient_keeps_what_decodes() {
         // What came before the cut: some, not all, of the 9.5-s sample's 948 frames (the
         // bit rate varies, so a third of the bytes is not a third of the time).
         assert!(shape[0] > 100 && shape[0] < 900, "{name}: {shape:?}");
+    }
+    // WebM: a block the demuxer cannot read is dropped, and the timestamps of the blocks
+    // after it say how much is missing, so that nothing after it moves earlier. Damage that
+    // sends the demuxer to the end of the file is told by the duration the file declares.
+    let webm = std::fs::read(fixture("sample.webm")).unwrap();
+    let wav = events(&sample_wav());
+    for (at, len, flip, problem) in [
+        // A byte of a block's header flipped.
+        (
+            6591,
+            1,
+            true,
+            "could not be decoded (the decoder lost sync)",
+        ),
+        // 400 bytes overwritten with 0xff: an element of unknown size, to the end.
+        (
+            6000,
+            400,
+            false,
+            "the stream ends early (truncated, or blocks lost: 2.75 s of the 9.51 s",
+        ),
+    ] {
+        let mut bytes = webm.clone();
+        for b in &mut bytes[at..at + len] {
+            *b = if flip { !*b } else { 0xff };
+        }
+        let damaged = dir.path().join("damaged.webm");
+        std::fs::write(&damaged, &bytes).unwrap();
+        let damaged = damaged.to_str().unwrap();
+        let strict = hark(&["detect", damaged]);
+        fails_with(&strict, 1, &["corrupt WebM data at sample frame", problem]);
+        let lenient = hark(&["detect", "--json", "--lenient", damaged]);
+        assert!(lenient.status.success(), "{}", stderr(&lenient));
+        assert!(stderr(&lenient).contains("warning"), "{}", stderr(&lenient));
+        let kept = json_lines(&lenient);
+        assert!(kept.len() >= 2, "{kept:?}");
+        for e in &kept {
+            let keyword = e["keyword"].as_str().unwrap();
+            let start = e["start"].as_f64().unwrap();
+            assert!(
+                wav.iter()
+                    .any(|w| w.0 == keyword && (w.1 - start).abs() <= 0.1),
+                "{e} is not at a time of the WAV's: {wav:?}"
+            );
+        }
     }
     // ffmpeg writes an M4A's index (its moov box) after the audio: cut, nothing can be read.
     let bytes = std::fs::read(fixture("sample.m4a")).unwrap();
