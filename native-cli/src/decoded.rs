@@ -68,9 +68,8 @@ pub struct DecodedSource {
     next_pts: i64,
     /// The track's time base, for packets without a length.
     time_base: Option<TimeBase>,
-    /// Packets seen without a length.
-    packets: u64,
-    /// For packets without a length: their timestamps in frames minus the frames decoded.
+    /// For packets without a length: their timestamps in frames minus the frames decoded,
+    /// taken once some audio has been decoded.
     offset: Option<i128>,
     /// Decoded frames still to drop at the start (an MP4 edit list's encoder priming).
     skip: u64,
@@ -188,7 +187,6 @@ impl DecodedSource {
             decoded: 0,
             next_pts: 0,
             time_base,
-            packets: 0,
             offset: None,
             skip: edit.map_or(0, |e| e.skip),
             keep: edit.and_then(|e| e.keep),
@@ -261,13 +259,13 @@ impl DecodedSource {
 
     /// For a demuxer that gives packets no length (WebM, whose timestamps are milliseconds):
     /// the frames between the audio decoded so far and where the packet at `pts` starts. The
-    /// offset between the two timelines is taken at the second packet (the first one loses
-    /// the encoder delay to the decoder), and a gap must exceed 2 ms, the timestamps' rounding.
+    /// offset between the two timelines is taken at the first packet after some audio (the
+    /// first one loses the encoder delay to the decoder), and a gap must exceed 2 ms, the
+    /// timestamps' rounding.
     fn timestamp_gap(&mut self, pts: i64) -> u64 {
         let Some(base) = self.time_base else {
             return 0;
         };
-        self.packets += 1;
         // The packet's start in frames at the decoded rate.
         let at = i128::from(pts) * i128::from(base.numer.get()) * i128::from(self.rate.hz())
             / i128::from(base.denom.get());
@@ -282,7 +280,7 @@ impl DecodedSource {
                 }
             }
             None => {
-                if self.packets >= 2 {
+                if decoded > 0 {
                     self.offset = Some(at - decoded);
                 }
                 0
